@@ -1,0 +1,211 @@
+"""Layered rate networks: the feedforward part of Deep Feedback Control.
+
+    v_i = W_i r_{i-1} + b_i          r_i = phi_i(v_i)          r_0 = x
+
+``W_i`` has shape (n_i, n_{i-1}); a batch of inputs is a (B, n_0) array and every layer
+quantity is (B, n_i). Each layer also carries its feedback matrix ``Q_i`` (n_i, n_L)
+that maps the controller output u into the apical compartment (``dendritic.rate.dfc``).
+
+Source: Meulemans et al. 2021, "Credit assignment in neural networks through deep
+feedback control" (NeurIPS), section 2; ``../shared/SCIENCE.md`` section 3.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "activation",
+    "activation_derivative",
+    "RateNetwork",
+    "weight_product_feedback",
+    "random_feedback",
+]
+
+
+def _tanh_derivative(v):
+    t = np.tanh(v)
+    return 1.0 - t * t
+
+
+ACTIVATIONS = {
+    "tanh": (np.tanh, _tanh_derivative),
+    "linear": (lambda v: v, lambda v: np.ones_like(v)),
+    "relu": (lambda v: np.maximum(v, 0.0), lambda v: (v > 0).astype(v.dtype)),
+}
+
+
+def _check_activation(name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)}")
+
+
+def activation(name: str, v: np.ndarray) -> np.ndarray:
+    """phi(v) for the named transfer function."""
+    _check_activation(name)
+    return ACTIVATIONS[name][0](v)
+
+
+def activation_derivative(name: str, v: np.ndarray) -> np.ndarray:
+    """phi'(v), element-wise."""
+    _check_activation(name)
+    return ACTIVATIONS[name][1](v)
+
+
+@dataclass
+class RateNetwork:
+    """Fully connected rate network with feedforward weights, biases and feedback weights.
+
+    ``weights[i]`` is W_{i+1} (n_{i+1}, n_i), ``biases[i]`` (n_{i+1},), ``feedback[i]`` is
+    Q_{i+1} (n_{i+1}, n_L), ``activations[i]`` the transfer function of layer i+1.
+    """
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    feedback: list[np.ndarray]
+    activations: list[str]
+    _sizes: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if not (len(self.weights) == len(self.biases) == len(self.feedback) == len(self.activations)):
+            raise ValueError("weights, biases, feedback and activations need one entry per layer")
+        sizes = [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
+        n_out = sizes[-1]
+        for i, (w, b, q, name) in enumerate(zip(self.weights, self.biases, self.feedback, self.activations)):
+            _check_activation(name)
+            if w.shape != (sizes[i + 1], sizes[i]):
+                raise ValueError(f"layer {i + 1}: W has shape {w.shape}, expected {(sizes[i + 1], sizes[i])}")
+            if b.shape != (sizes[i + 1],):
+                raise ValueError(f"layer {i + 1}: bias has shape {b.shape}, expected {(sizes[i + 1],)}")
+            if q.shape != (sizes[i + 1], n_out):
+                raise ValueError(f"layer {i + 1}: Q has shape {q.shape}, expected {(sizes[i + 1], n_out)}")
+        self._sizes = sizes
+
+    @classmethod
+    def create(
+        cls,
+        sizes,
+        hidden_activation: str = "tanh",
+        output_activation: str = "linear",
+        rng: np.random.Generator | None = None,
+        dtype=np.float64,
+        init: str = "xavier_normal",
+        bias_scale: float = 0.0,
+    ) -> "RateNetwork":
+        """A network with layer sizes ``sizes`` (input first).
+
+        ``init='xavier_normal'`` draws W_i ~ N(0, 2 / (n_i + n_{i-1})) (Glorot & Bengio
+        2010, the initialisation of the published DFC configurations); biases start at
+        zero unless ``bias_scale`` > 0. Feedback starts as the weight product (fixed-Q
+        initialisation, :func:`weight_product_feedback`).
+        """
+        rng = np.random.default_rng() if rng is None else rng
+        sizes = [int(s) for s in sizes]
+        weights, biases = [], []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            if init == "xavier_normal":
+                std = np.sqrt(2.0 / (n_in + n_out))
+            elif init == "he_normal":
+                std = np.sqrt(2.0 / n_in)
+            else:
+                raise ValueError(f"unknown init {init!r}: expected 'xavier_normal' or 'he_normal'")
+            weights.append((std * rng.standard_normal((n_out, n_in))).astype(dtype))
+            biases.append((bias_scale * rng.standard_normal(n_out)).astype(dtype))
+        depth = len(weights)
+        activations = [hidden_activation] * (depth - 1) + [output_activation]
+        feedback = [np.zeros((n, sizes[-1]), dtype=dtype) for n in sizes[1:]]
+        net = cls(weights, biases, feedback, activations)
+        net.feedback = weight_product_feedback(net)
+        return net
+
+    @property
+    def sizes(self) -> list[int]:
+        """Layer sizes, input first."""
+        return list(self._sizes)
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @property
+    def dtype(self):
+        return self.weights[0].dtype
+
+    @property
+    def full_feedback(self) -> np.ndarray:
+        """Q stacked over all layers: (sum_i n_i, n_L)."""
+        return np.concatenate(self.feedback, axis=0)
+
+    def copy(self) -> "RateNetwork":
+        return copy.deepcopy(self)
+
+    def astype(self, dtype) -> "RateNetwork":
+        return RateNetwork(
+            [w.astype(dtype) for w in self.weights],
+            [b.astype(dtype) for b in self.biases],
+            [q.astype(dtype) for q in self.feedback],
+            list(self.activations),
+        )
+
+    def phi(self, i: int, v: np.ndarray) -> np.ndarray:
+        """Transfer function of layer index ``i`` (0-based over the weight layers)."""
+        return activation(self.activations[i], v)
+
+    def phi_prime(self, i: int, v: np.ndarray) -> np.ndarray:
+        return activation_derivative(self.activations[i], v)
+
+    def basal(self, i: int, r_previous: np.ndarray) -> np.ndarray:
+        """Basal (feedforward) potential W_i r_{i-1} + b_i of layer index ``i``."""
+        return r_previous @ self.weights[i].T + self.biases[i]
+
+    def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Feedforward pass: lists of v_i and r_i (B, n_i) for every layer."""
+        voltages, rates = [], []
+        r = x
+        for i in range(self.depth):
+            v = self.basal(i, r)
+            r = self.phi(i, v)
+            voltages.append(v)
+            rates.append(r)
+        return voltages, rates
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Output rates r_L of the feedforward pass."""
+        return self.forward(x)[1][-1]
+
+
+def weight_product_feedback(net: RateNetwork) -> list[np.ndarray]:
+    """Fixed-Q initialisation Q_i = W_{i+1}^T ... W_L^T, Q_L = I.
+
+    This is J^T of a linear network (all phi' = 1); Meulemans et al. 2021 use it for the
+    "fixed feedback" DFC variants.
+    """
+    n_out = net.sizes[-1]
+    feedback = [None] * net.depth
+    q = np.eye(n_out, dtype=net.dtype)
+    feedback[-1] = q
+    for i in range(net.depth - 2, -1, -1):
+        q = net.weights[i + 1].T @ q
+        feedback[i] = q
+    return feedback
+
+
+def random_feedback(net: RateNetwork, rng: np.random.Generator, freeze_output: bool = True) -> list[np.ndarray]:
+    """Xavier-normal random Q_i (the starting point of feedback learning).
+
+    With ``freeze_output`` the output layer keeps Q_L = I, as in the published
+    Fashion-MNIST configuration (``freeze_fb_weights_output``).
+    """
+    n_out = net.sizes[-1]
+    feedback = []
+    for i, n in enumerate(net.sizes[1:]):
+        if freeze_output and i == net.depth - 1:
+            feedback.append(np.eye(n_out, dtype=net.dtype))
+        else:
+            std = np.sqrt(2.0 / (n + n_out))
+            feedback.append((std * rng.standard_normal((n, n_out))).astype(net.dtype))
+    return feedback

@@ -1,0 +1,22 @@
+"""Toy student-teacher constants and data shared by the rate tests (SCIENCE.md section 3):
+teacher 15-1000x4-5 ReLU, student 15-10-10-5 tanh with linear output."""
+
+import numpy as np
+
+from dendritic.rate import dfc
+from dendritic.rate.network import RateNetwork
+
+TOY_CONTROLLER = dfc.ControllerSettings(alpha=0.0015, k_p=1.5, dt=0.005, steps=1000, time_constant_ratio=0.2)
+TOY_FEEDBACK_CONTROLLER = dfc.ControllerSettings(alpha=0.25, k_p=0.1, dt=0.002, steps=50, time_constant_ratio=0.01,
+                                                 apical_time_constant=0.3, sigma=0.01)
+TOY_TARGET_STEPSIZE = 0.05
+TOY_GAMMA = 0.1
+
+
+def make_teacher_data(rng, n):
+    teacher = RateNetwork.create([15, 1000, 1000, 1000, 1000, 5], hidden_activation="relu", rng=rng,
+                                 init="he_normal", bias_scale=0.1)
+    x = rng.uniform(-1.0, 1.0, (n, 15))
+    return x, teacher.predict(x)
+
+
