@@ -109,8 +109,12 @@ def steady_state_control(jacobian: np.ndarray, feedback: np.ndarray, delta_L: np
     ``jacobian`` (B, n_L, N); ``feedback`` stacked Q, (N, n_L) shared or (B, N, n_L) per
     sample; ``delta_L`` (B, n_L). Returns (B, n_L).
     """
-    n_out = jacobian.shape[1]
-    system = jacobian @ feedback + alpha * np.eye(n_out, dtype=jacobian.dtype)
+    batch, n_out, n_all = jacobian.shape
+    if feedback.ndim == 2:  # shared Q: one large product
+        jq = (jacobian.reshape(batch * n_out, n_all) @ feedback).reshape(batch, n_out, -1)
+    else:
+        jq = jacobian @ feedback
+    system = jq + alpha * np.eye(n_out, dtype=jacobian.dtype)
     return np.linalg.solve(system, delta_L[:, :, None])[:, :, 0]
 
 

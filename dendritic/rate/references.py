@@ -46,7 +46,10 @@ def layer_jacobians(net: RateNetwork, voltages: list[np.ndarray]) -> list[np.nda
     n_out = d_out.shape[1]
     jac[-1] = np.eye(n_out, dtype=d_out.dtype)[None, :, :] * d_out[:, None, :]
     for i in range(depth - 2, -1, -1):
-        jac[i] = (jac[i + 1] @ net.weights[i + 1]) * net.phi_prime(i, voltages[i])[:, None, :]
+        # one (B n_L, n_{i+1}) x (n_{i+1}, n_i) product instead of B small ones
+        batch, n_out, n_next = jac[i + 1].shape
+        back = (jac[i + 1].reshape(batch * n_out, n_next) @ net.weights[i + 1]).reshape(batch, n_out, -1)
+        jac[i] = back * net.phi_prime(i, voltages[i])[:, None, :]
     return jac
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from dendritic.cli import main
+
+sys.exit(main())

@@ -1,0 +1,202 @@
+"""Code-generation targets: ``numpy``, ``cython`` (runtime) and ``cpp_standalone``.
+
+One switch selects the target::
+
+    backend = Backend("cpp_standalone", build_dir="data/build/population", seed=1)
+    with backend:
+        circuit = build_circuit(spec, backend)   # creates groups, sets parameters,
+                                                  # calls backend.parameters_set(), initialises
+        backend.run(circuit.network, 1*second)    # standalone: one device.build
+        results = circuit.collect()
+        backend.rerun({circuit.groups["pyr"].g_L: 50*nS})   # same binary, new value
+        results2 = circuit.collect()
+
+Standalone builds once (``build_on_run=False`` and a single ``device.build``); a rerun
+executes the same binary with ``run_args`` (no code generation, no compilation). Values
+given through ``run_args`` are applied where :meth:`Backend.parameters_set` was called:
+after all parameters and weights are set, before state variables are initialised from
+expressions of those parameters, exactly as if the script had been written with the new
+values. On the runtime targets a rerun rebuilds the network with the new values (Brian
+caches the compiled Cython code, so this costs little).
+
+Random numbers: ``seed`` seeds Brian's generator (thresholds with ``rand()``, noise) on
+every target; numpy, cython and cpp_standalone draw the same sequence for
+``rand()``/``randn()`` in neuron code, so seeded runs agree spike for spike.
+Connectivity and weights are drawn in NumPy from ``numpy.random.default_rng(seed)``
+(see :mod:`dendritic.network`), never with ``rand()`` in synaptic initialisers (the
+Cython target draws those from a different stream).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import brian2
+from brian2 import defaultclock, device, ms, prefs, set_device
+
+__all__ = ["TARGETS", "Backend", "check_target"]
+
+TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    return target
+
+
+class Backend:
+    """Selects a code-generation target, seeds it and runs networks on it.
+
+    Parameters
+    ----------
+    target : ``"numpy"``, ``"cython"`` or ``"cpp_standalone"``.
+    build_dir : folder for the generated C++ project (standalone only); a fresh
+        temporary folder when not given. Keep it under ``data/`` (git-ignored) or ``/tmp``.
+    seed : seed of Brian's random number generator (and of NumPy's legacy generator).
+    dt : simulation time step.
+    threads : OpenMP threads for standalone (0: no OpenMP).
+    progress : show a progress bar (runtime) or the binary's progress report (standalone).
+    """
+
+    def __init__(self, target: str = "cython", build_dir=None, seed: int | None = 0, dt=0.1 * ms,
+                 threads: int = 0, progress: bool = False):
+        self.target = check_target(target)
+        self.seed = seed
+        self.dt = dt
+        self.threads = threads
+        self.progress = progress
+        self._build_dir = Path(build_dir) if build_dir is not None else None
+        self._overrides: dict = {}
+        self._built = False
+
+    # -- activation -------------------------------------------------------------------
+    @property
+    def standalone(self) -> bool:
+        return self.target == "cpp_standalone"
+
+    @property
+    def build_dir(self) -> Path | None:
+        if self.standalone and self._build_dir is None:
+            self._build_dir = Path(tempfile.mkdtemp(prefix="dendritic-standalone-"))
+        return self._build_dir
+
+    def activate(self) -> "Backend":
+        """Make this target current (resets a standalone device used before)."""
+        from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+        if isinstance(brian2.get_device(), CPPStandaloneDevice):
+            device.reinit()  # forget objects and code of an earlier build in this process
+        if self.standalone:
+            self.build_dir.mkdir(parents=True, exist_ok=True)
+            set_device("cpp_standalone", directory=str(self.build_dir), build_on_run=False)
+            prefs.devices.cpp_standalone.openmp_threads = self.threads
+        else:
+            set_device("runtime")
+            prefs.codegen.target = self.target
+        prefs.core.default_float_dtype = __import__("numpy").float64
+        defaultclock.dt = self.dt
+        if self.seed is not None:
+            brian2.seed(self.seed)
+        self._built = False
+        return self
+
+    def __enter__(self) -> "Backend":
+        return self.activate()
+
+    def __exit__(self, *exc) -> None:
+        if self.standalone:
+            device.reinit()
+            set_device("runtime")
+
+    # -- building ---------------------------------------------------------------------
+    def parameters_set(self, groups: Mapping[str, object] | None = None) -> None:
+        """Mark the point after which state variables are initialised.
+
+        Call it once per network after every parameter and weight is set. Runtime
+        targets apply pending sweep values here; standalone applies ``run_args`` here.
+        """
+        for (group_name, variable), value in self._overrides.items():
+            if groups is None or group_name not in groups:
+                raise KeyError(f"sweep parameter {group_name}.{variable}: no group named {group_name!r}")
+            setattr(groups[group_name], variable, value)
+        if self.standalone:
+            device.apply_run_args()
+
+    def run(self, network, duration) -> None:
+        """Run ``network`` for ``duration``; on standalone, generate, compile and run."""
+        report = None
+        if self.progress:
+            report = "stdout" if self.standalone else _progress_bar(duration)
+        network.run(duration, report=report)
+        if self.standalone:
+            device.build(directory=str(self.build_dir), compile=True, run=True,
+                         with_output=self.progress, clean=False)
+            self._built = True
+
+    def rerun(self, run_args: Mapping) -> None:
+        """Standalone only: run the compiled binary again with new values (no rebuild)."""
+        if not self.standalone:
+            raise RuntimeError("rerun() needs the cpp_standalone target; on runtime targets use sweep()")
+        if not self._built:
+            raise RuntimeError("rerun() needs a binary: call run() first")
+        device.run(run_args=dict(run_args), with_output=self.progress)
+
+    def sweep(self, build: Callable[["Backend"], object], duration, points: list[Mapping],
+              collect: Callable[[object], dict]) -> list[dict]:
+        """Run one network at several parameter values; return ``collect(circuit)`` for each.
+
+        ``build(backend)`` creates the circuit (an object with ``.network`` and
+        ``.groups``); each point maps ``(group_name, variable)`` to a value. Standalone
+        compiles once and reruns the binary with ``run_args``; runtime targets rebuild.
+        """
+        results = []
+        if self.standalone:
+            self.activate()
+            circuit = build(self)
+            self.run(circuit.network, duration)
+            for point in points:
+                run_args = {getattr(circuit.groups[g], v): value for (g, v), value in point.items()}
+                self.rerun(run_args)
+                results.append(collect(circuit))
+            return results
+        for point in points:
+            self.activate()
+            self._overrides = dict(point)
+            try:
+                circuit = build(self)
+                self.run(circuit.network, duration)
+                results.append(collect(circuit))
+            finally:
+                self._overrides = {}
+        return results
+
+    def describe(self) -> dict:
+        """Metadata for results files."""
+        return {
+            "target": self.target,
+            "seed": -1 if self.seed is None else int(self.seed),
+            "dt": self.dt,
+            "threads": self.threads,
+        }
+
+
+def _progress_bar(duration):
+    """A Brian ``report`` callback drawing a tqdm bar in simulated seconds."""
+    from tqdm.auto import tqdm
+
+    state = {}
+
+    def report(elapsed, completed, start, total):
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=float(total), unit="s sim", desc="simulating",
+                                      bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} s [{elapsed}<{remaining}]")
+        bar.n = float(completed) * float(total)
+        bar.refresh()
+        if completed >= 1.0:
+            bar.close()
+
+    return report

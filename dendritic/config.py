@@ -1,0 +1,400 @@
+"""Declarative parameter files: TOML with units written as strings.
+
+A model file is read with :mod:`tomllib` and checked against a *schema*: a mapping from
+key to a field description (:class:`Quantity`, :class:`Number`, :class:`Integer`,
+:class:`Choice`, :class:`Text`, :class:`Flag`, :class:`Table`, :class:`TableList`).
+Quantities are written as strings, ``"10 ms"``, ``"600 nS"``, ``"0.15 /ms"``,
+``"1/3 /mV"``, and become Brian quantities after their physical dimension is checked.
+
+Every problem raises :class:`ConfigError` naming the file, the key (as a dotted path,
+``populations[0].N``) and what was expected; all problems of a file are reported at once.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brian2.core.namespace import DEFAULT_UNITS
+from brian2.units.fundamentalunits import (
+    DIMENSIONLESS,
+    Quantity as BrianQuantity,
+    get_dimensions,
+)
+
+__all__ = [
+    "ConfigError",
+    "Quantity",
+    "Number",
+    "Integer",
+    "Choice",
+    "Text",
+    "Flag",
+    "Table",
+    "TableList",
+    "TextList",
+    "QuantityTable",
+    "parse_quantity",
+    "load",
+    "read_toml",
+    "validate",
+    "MODELS_DIR",
+    "resolve_model_file",
+]
+
+#: Folder holding the model files shipped with the package (the repository's ``models/``).
+MODELS_DIR = (Path(__file__).resolve().parent / "models").resolve()
+
+
+class ConfigError(ValueError):
+    """A model file is malformed: names the file, the key and what was expected."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(problems[0] if len(problems) == 1 else "\n".join(["several problems:", *problems]))
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    doc: str = ""
+    default: Any = _MISSING
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+    def check(self, value, where: str, problems: list[str]):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Quantity(Field):
+    """A physical quantity written as a string with units, e.g. ``"10 ms"``.
+
+    ``unit`` is any Brian quantity of the expected dimension (``ms``, ``nS``, ``1/mV``;
+    ``1`` for dimensionless). ``bound``: ``"positive"`` (> 0), ``"nonnegative"`` (>= 0)
+    or ``None``.
+    """
+
+    unit: Any = 1
+    bound: str | None = None
+
+    def check(self, value, where, problems):
+        expected = describe_dimension(self.unit)
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problems.append(f"'{where}': expected {expected}, got {value!r}")
+            return None
+        if isinstance(value, (int, float)):
+            if get_dimensions(self.unit) is not DIMENSIONLESS:
+                problems.append(f"'{where}': expected {expected} written with its unit as a string, got the bare number {value!r}")
+                return None
+            quantity = BrianQuantity(float(value))
+        else:
+            try:
+                quantity = parse_quantity(value)
+            except ValueError as error:
+                problems.append(f"'{where}': expected {expected}, got {value!r} ({error})")
+                return None
+        if get_dimensions(quantity) is not get_dimensions(self.unit):
+            problems.append(f"'{where}': expected {expected}, got {value!r} which is {describe_dimension(quantity)}")
+            return None
+        if self.bound == "positive" and not float(quantity) > 0:
+            problems.append(f"'{where}': expected a positive value, got {value!r}")
+            return None
+        if self.bound == "nonnegative" and not float(quantity) >= 0:
+            problems.append(f"'{where}': expected a non-negative value, got {value!r}")
+            return None
+        return quantity
+
+
+@dataclass(frozen=True)
+class Number(Field):
+    """A plain real number; ``bound`` as for :class:`Quantity`; optional ``maximum``."""
+
+    bound: str | None = None
+    maximum: float | None = None
+
+    def check(self, value, where, problems):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"'{where}': expected a number, got {value!r}")
+            return None
+        if self.bound == "positive" and not value > 0:
+            problems.append(f"'{where}': expected a positive number, got {value!r}")
+            return None
+        if self.bound == "nonnegative" and not value >= 0:
+            problems.append(f"'{where}': expected a non-negative number, got {value!r}")
+            return None
+        if self.maximum is not None and value > self.maximum:
+            problems.append(f"'{where}': expected a number at most {self.maximum}, got {value!r}")
+            return None
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Integer(Field):
+    """A whole number, at least ``minimum``."""
+
+    minimum: int | None = None
+
+    def check(self, value, where, problems):
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"'{where}': expected a whole number, got {value!r}")
+            return None
+        if self.minimum is not None and value < self.minimum:
+            problems.append(f"'{where}': expected a whole number >= {self.minimum}, got {value!r}")
+            return None
+        return value
+
+
+@dataclass(frozen=True)
+class Choice(Field):
+    """One string out of ``options``."""
+
+    options: tuple[str, ...] = ()
+
+    def check(self, value, where, problems):
+        if value not in self.options:
+            choices = ", ".join(repr(o) for o in self.options)
+            problems.append(f"'{where}': expected one of {choices}, got {value!r}")
+            return None
+        return value
+
+
+@dataclass(frozen=True)
+class Text(Field):
+    """Free text (a description, a source reference, a file name)."""
+
+    def check(self, value, where, problems):
+        if not isinstance(value, str):
+            problems.append(f"'{where}': expected a string, got {value!r}")
+            return None
+        return value
+
+
+@dataclass(frozen=True)
+class Flag(Field):
+    """``true`` or ``false``."""
+
+    def check(self, value, where, problems):
+        if not isinstance(value, bool):
+            problems.append(f"'{where}': expected true or false, got {value!r}")
+            return None
+        return value
+
+
+@dataclass(frozen=True)
+class TextList(Field):
+    """An array of strings."""
+
+    def check(self, value, where, problems):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"'{where}': expected an array of strings, got {value!r}")
+            return None
+        return list(value)
+
+
+@dataclass(frozen=True)
+class QuantityTable(Field):
+    """A table of name -> quantity string whose allowed names and units are known only
+    later (e.g. the inputs of a neuron kind); values are parsed, checked by the caller."""
+
+    def check(self, value, where, problems):
+        if not isinstance(value, Mapping):
+            problems.append(f"'{where}': expected a table, got {value!r}")
+            return None
+        parsed = {}
+        for key, text in value.items():
+            try:
+                parsed[key] = parse_quantity(text) if isinstance(text, str) else BrianQuantity(float(text))
+            except (ValueError, TypeError) as error:
+                problems.append(f"{where}.{key}: expected a quantity such as \"5 mV\", got {text!r} ({error})")
+        return parsed
+
+
+@dataclass(frozen=True)
+class Table(Field):
+    """A TOML table with its own schema."""
+
+    schema: Mapping[str, Field] = field(default_factory=dict)
+
+    def check(self, value, where, problems):
+        if not isinstance(value, Mapping):
+            problems.append(f"'{where}': expected a table, got {value!r}")
+            return None
+        return _validate(value, self.schema, where + ".", problems)
+
+
+@dataclass(frozen=True)
+class TableList(Field):
+    """An array of tables (``[[name]]`` in TOML), each with the same schema."""
+
+    schema: Mapping[str, Field] = field(default_factory=dict)
+    minimum: int = 0
+
+    def check(self, value, where, problems):
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            problems.append(f"'{where}': expected an array of tables ([[{where.rsplit('.', 1)[-1]}]]), got {value!r}")
+            return None
+        if len(value) < self.minimum:
+            problems.append(f"'{where}': expected at least {self.minimum} entries, got {len(value)}")
+            return None
+        return [_validate(item, self.schema, f"{where}[{n}].", problems) for n, item in enumerate(value)]
+
+
+def validate(mapping: Mapping, schema: Mapping[str, Field], source: str | Path = "<input>", prefix: str = "") -> dict:
+    """Check ``mapping`` against ``schema``; return the parsed values (defaults filled in).
+
+    Raises :class:`ConfigError` listing every problem, each prefixed with ``source``.
+    """
+    problems: list[str] = []
+    parsed = _validate(mapping, schema, prefix, problems)
+    if problems:
+        raise ConfigError([f"{source}: key {p}" for p in problems])
+    return parsed
+
+
+def read_toml(path: str | Path) -> dict:
+    """The raw contents of a TOML file, with a :class:`ConfigError` if it cannot be read."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML ({error})"]) from None
+
+
+def load(path: str | Path, schema: Mapping[str, Field]) -> dict:
+    """Read the TOML file ``path`` and :func:`validate` it against ``schema``."""
+    return validate(read_toml(path), schema, source=Path(path))
+
+
+def resolve_model_file(name: str | Path, kind: str, relative_to: Path | None = None) -> Path:
+    """Find a model file given as a path, or as a bare name under ``models/<kind>/``.
+
+    ``"sacramento2018"`` -> ``models/neurons/sacramento2018.toml`` for ``kind="neurons"``.
+    Relative paths are tried against ``relative_to`` (the folder of the referring file)
+    first, then the working directory, then the shipped ``models/<kind>/``.
+    """
+    candidate = Path(name)
+    candidates = []
+    if relative_to is not None and not candidate.is_absolute():
+        candidates.append(relative_to / candidate)
+    candidates.append(candidate)
+    shipped = MODELS_DIR / kind / candidate
+    candidates.append(shipped if shipped.suffix == ".toml" else shipped.with_suffix(".toml"))
+    for path in candidates:
+        if path.is_file():
+            return path
+    shipped_names = sorted(p.stem for p in (MODELS_DIR / kind).glob("*.toml"))
+    raise ConfigError([f"{name}: no such model file (looked for {', '.join(str(c) for c in candidates)}; shipped {kind}: {', '.join(shipped_names) or 'none'})"])
+
+
+def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, problems: list[str]) -> dict:
+    parsed = {}
+    for key in mapping:
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            problems.append(f"'{prefix}{key}': unknown key (expected one of: {known})")
+    for key, spec in schema.items():
+        where = f"'{prefix}{key}'"
+        if key not in mapping:
+            if spec.required:
+                doc = f" ({spec.doc})" if spec.doc else ""
+                problems.append(f"'{where}': missing{doc}")
+            else:
+                # defaults are written like file values ("0 mV") and pass the same check
+                parsed[key] = None if spec.default is None else spec.check(spec.default, f"{prefix}{key}", problems)
+            continue
+        parsed[key] = spec.check(mapping[key], f"{prefix}{key}", problems)
+    return parsed
+
+
+# ---------------------------------------------------------------------------------------
+# Quantities written as strings
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER_PART = re.compile(rf"^\s*({_NUMBER}(?:\s*/\s*{_NUMBER})?)\s*(.*?)\s*$")
+_ALIASES = {"s": DEFAULT_UNITS["second"], "min": 60 * DEFAULT_UNITS["second"]}
+_OPERATORS = {
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+}
+
+
+def parse_quantity(text: str) -> BrianQuantity:
+    """``"600 nS"`` -> 600*nS; ``"0.15 /ms"`` -> 0.15/ms; ``"1/3 /mV"``; ``"2 mV/ms"``.
+
+    A number (optionally a fraction) followed by a unit expression made of Brian unit
+    names, ``*``, ``/`` and ``**``. Nothing is ``eval``'ed.
+    """
+    match = _NUMBER_PART.match(text)
+    if not match:
+        raise ValueError("expected a number followed by a unit, such as \"10 ms\"")
+    number, unit_text = match.groups()
+    value = _evaluate(number, text)
+    if unit_text:
+        if unit_text.startswith("/"):
+            unit_text = "1" + unit_text
+        value = value * _evaluate(unit_text, text)
+    return BrianQuantity(value)
+
+
+def _evaluate(expression: str, text: str):
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"cannot read {expression!r} as a unit expression") from None
+    return _evaluate_node(tree.body, text)
+
+
+def _evaluate_node(node, text):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in _ALIASES:
+            return _ALIASES[node.id]
+        if node.id not in DEFAULT_UNITS:
+            raise ValueError(f"unknown unit {node.id!r}")
+        return DEFAULT_UNITS[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_evaluate_node(node.left, text), _evaluate_node(node.right, text))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_evaluate_node(node.operand, text)
+    raise ValueError(f"unsupported expression in {text!r}")
+
+
+_DIMENSION_NAMES = [
+    ("volt", "a voltage", '"-70 mV"'),
+    ("second", "a time", '"10 ms"'),
+    ("siemens", "a conductance", '"30 nS"'),
+    ("farad", "a capacitance", '"300 pF"'),
+    ("amp", "a current", '"150 pA"'),
+    ("hertz", "a rate", '"10 Hz"'),
+    ("1/volt", "an inverse voltage", '"0.33 /mV"'),
+    ("ohm", "a resistance", '"100 Mohm"'),
+]
+
+
+def describe_dimension(quantity) -> str:
+    """Human name of a quantity's physical dimension, with an example."""
+    dimensions = get_dimensions(quantity)
+    if dimensions is DIMENSIONLESS:
+        return "a plain number"
+    for unit_expression, name, example in _DIMENSION_NAMES:
+        if get_dimensions(_evaluate(unit_expression, unit_expression)) is dimensions:
+            return f"{name} (e.g. {example})"
+    return f"a quantity with dimensions {dimensions}"
