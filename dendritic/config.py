@@ -307,7 +307,7 @@ def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, proble
             known = ", ".join(sorted(schema))
             problems.append(f"'{prefix}{key}': unknown key (expected one of: {known})")
     for key, spec in schema.items():
-        where = f"'{prefix}{key}'"
+        where = f"{prefix}{key}"
         if key not in mapping:
             if spec.required:
                 doc = f" ({spec.doc})" if spec.doc else ""

@@ -31,16 +31,16 @@ TRANSFER_SCHEMAS = {
     "softplus": dict(_COMMON),
 }
 
-# Brian expressions: softplus written in the overflow-free form max(x, 0) + log(1 + exp(-|x|)).
+# Brian expressions: softplus written in the overflow-free form max(x, 0) + log1p(exp(-|x|)).
 _RATE = {
     "sigmoid": "phi_max / (1 + k*exp(beta*(theta - {u})))",
-    "softplus": "phi_max * (clip(beta*({u} - theta), 0, inf) + log(1 + exp(-abs(beta*({u} - theta)))))",
+    "softplus": "phi_max * (clip(beta*({u} - theta), 0, inf) + log1p(exp(-abs(beta*({u} - theta)))))",
 }
 _LOG_DERIVATIVE = {
     # d/du log phi = beta k e^{beta(theta-u)} / (1 + k e^{beta(theta-u)}) = beta / (1 + exp(beta(u-theta))/k)
     "sigmoid": "beta / (1 + exp(beta*({u} - theta))/k)",
     # d/du log softplus(x) = beta * sigmoid(x) / softplus(x)
-    "softplus": "beta / (1 + exp(-beta*({u} - theta))) / (clip(beta*({u} - theta), 0, inf) + log(1 + exp(-abs(beta*({u} - theta)))))",
+    "softplus": "beta / (1 + exp(-beta*({u} - theta))) / (clip(beta*({u} - theta), 0, inf) + log1p(exp(-abs(beta*({u} - theta)))))",
 }
 
 

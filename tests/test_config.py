@@ -1,0 +1,112 @@
+"""Parameter files: unit parsing, shipped values, and one clear error per bad input."""
+
+import re
+import shutil
+
+import pytest
+from brian2 import Hz, mV, ms, nS, pF, second
+from brian2.units.fundamentalunits import get_dimensions
+
+from dendritic import config as cfg
+from dendritic.neurons import load_neuron
+from dendritic.network import load_circuit
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("600 nS", 600 * nS),
+    ("0.15 /ms", 0.15 / ms),
+    ("1/3 /mV", (1 / 3) / mV),
+    ("-70 mV", -70 * mV),
+    ("2 mV/ms", 2 * mV / ms),
+    ("1e-3 s", 1 * ms),
+    ("2.5e2 Hz", 250 * Hz),
+    ("10", 10),
+])
+def test_parse_quantity(text, expected):
+    value = cfg.parse_quantity(text)
+    assert float(value) == pytest.approx(float(expected), rel=1e-15)
+    assert get_dimensions(value) is get_dimensions(expected)
+
+
+@pytest.mark.parametrize("text", ["10 parsecs", "ms", "", "10 mV + __import__('os')", "ten ms"])
+def test_parse_quantity_rejects(text):
+    with pytest.raises(ValueError):
+        cfg.parse_quantity(text)
+
+
+def test_shipped_parameter_sets_carry_the_published_values():
+    nest = load_neuron("urbanczik2014").parameters
+    assert nest["g_B"] == 600 * nS and nest["g_L"] == 30 * nS and nest["C"] == 300 * pF
+    assert nest["E_L"] == -70 * mV and nest["t_ref"] == 3 * ms and nest["theta"] == -55 * mV
+    assert float(nest["phi_max"]) == pytest.approx(150.0) and float(nest["k"]) == 0.5
+    assert float(nest["beta"] * mV) == pytest.approx(1 / 3)
+    sacramento = load_neuron("sacramento2018_pyramidal").parameters
+    assert (sacramento["g_L"], sacramento["g_B"], sacramento["g_A"]) == (0.1 * nS, 1.0 * nS, 0.8 * nS)
+    interneuron = load_neuron("sacramento2018_interneuron").parameters
+    assert (interneuron["g_D"], interneuron["g_som"]) == (1.0 * nS, 0.8 * nS)
+
+
+def _edited_copy(tmp_path, name, old, new):
+    source = cfg.MODELS_DIR / "neurons" / f"{name}.toml"
+    text = source.read_text()
+    assert re.search(old, text, flags=re.M), f"pattern {old!r} not in {source}"
+    path = tmp_path / f"{name}.toml"
+    path.write_text(re.sub(old, new, text, count=1, flags=re.M))
+    return path
+
+
+@pytest.mark.parametrize("old, new, key, expected", [
+    (r"^g_L = .*$", 'g_L = "30 nS"\ng_leak = "30 nS"', "parameters.g_leak", "unknown key"),
+    (r"^tau_basal = .*$", "", "parameters.tau_basal", "missing"),
+    (r"^tau_basal = .*$", 'tau_basal = "10 mV"', "parameters.tau_basal", "expected a time"),
+    (r"^g_L = .*$", 'g_L = "30 pF"', "parameters.g_L", "expected a conductance"),
+    (r"^tau_apical = .*$", 'tau_apical = "0 ms"', "parameters.tau_apical", "expected a positive value"),
+    (r"^g_L = .*$", 'g_L = "-30 nS"', "parameters.g_L", "expected a positive value"),
+    (r"^C = .*$", 'C = "0 pF"', "parameters.C", "expected a positive value"),
+    (r"^g_B = .*$", 'g_B = "-1 nS"', "parameters.g_B", "expected a non-negative value"),
+    (r"^g_L = .*$", "g_L = 30", "parameters.g_L", "written with its unit"),
+    (r"^transfer = .*$", 'transfer = "relu"', "transfer", "expected one of"),
+])
+def test_bad_neuron_file_gives_one_clear_error(tmp_path, old, new, key, expected):
+    path = _edited_copy(tmp_path, "urbanczik2014", old, new)
+    with pytest.raises(cfg.ConfigError) as error:
+        load_neuron(path)
+    assert len(error.value.problems) == 1, error.value.problems
+    message = error.value.problems[0]
+    assert message.startswith(f"{path}: key '{key}'"), message
+    assert expected in message
+
+
+def test_all_problems_of_a_file_are_listed(tmp_path):
+    path = _edited_copy(tmp_path, "urbanczik2014", r"^g_L = .*$", 'g_L = "1 mV"\nfoo = 1')
+    with pytest.raises(cfg.ConfigError) as error:
+        load_neuron(path)
+    assert len(error.value.problems) == 2
+
+
+def test_invalid_toml_and_missing_file_name_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("model = \n")
+    with pytest.raises(cfg.ConfigError, match=re.escape(str(path)) + ": not valid TOML"):
+        load_neuron(path)
+    with pytest.raises(cfg.ConfigError, match="no such model file"):
+        load_neuron(tmp_path / "nowhere.toml")
+
+
+def test_network_cross_references_are_checked(tmp_path):
+    text = (cfg.MODELS_DIR / "networks" / "population.toml").read_text()
+    path = tmp_path / "net.toml"
+    path.write_text(text.replace('target = "apical"', 'target = "axon"'))
+    with pytest.raises(cfg.ConfigError) as error:
+        load_circuit(path)
+    message = error.value.problems[0]
+    assert message.startswith(f"{path}: key 'connections[1].target'") and "basal, apical" in message
+    path.write_text(text.replace('duration = "2 s"', 'duration = "2 mV"'))
+    with pytest.raises(cfg.ConfigError, match=r"key 'run.duration': expected a time"):
+        load_circuit(path)
+
+
+def test_network_file_loads():
+    spec = load_circuit("population")
+    assert spec.run["duration"] == 2 * second
+    assert spec.models["pyramidal"].kind == "pyramidal"

@@ -1,0 +1,101 @@
+"""HDF5 results: exact round trip, atomic writes."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+from brian2 import Hz, mV, ms, nS, second
+from brian2.units.fundamentalunits import get_dimensions
+
+from dendritic.io import provenance, read_attributes, read_results, write_results
+
+
+def _tree():
+    rng = np.random.default_rng(0)
+    return {
+        "spikes": {"i": rng.integers(0, 100, 1000).astype(np.int32), "t": rng.random(1000) * second},
+        "states": {"u": rng.normal(size=(5, 7000)) * mV, "g": np.array([0.1, 1.0, 0.8]) * nS,
+                   "rate": 12.5 * Hz, "beta": (1 / 3) / mV, "ratio": np.float64(0.25)},
+        "label": "a string",
+        "flags": np.array([True, False]),
+    }
+
+
+def test_round_trip_is_exact(tmp_path):
+    tree = _tree()
+    path = write_results(tmp_path / "run.h5", tree, provenance(experiment="test", seed=3, target="numpy"))
+    back = read_results(path)
+
+    def compare(a, b):
+        assert set(a) == set(b)
+        for key in a:
+            if isinstance(a[key], dict):
+                compare(a[key], b[key])
+            elif isinstance(a[key], str):
+                assert a[key] == b[key]
+            else:
+                assert get_dimensions(a[key]) is get_dimensions(b[key]), key
+                np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]))
+                assert np.asarray(a[key]).dtype == np.asarray(b[key]).dtype, key
+
+    compare(tree, back)
+    attrs = read_attributes(path)
+    assert attrs["seed"] == 3 and attrs["target"] == "numpy" and attrs["brian2_version"] == "2.9.0"
+    assert "dendritic_version" in attrs and "created" in attrs
+
+
+def test_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
+    path = write_results(tmp_path / "run.h5", {"x": np.arange(3)})
+    with pytest.raises(ValueError, match="object array"):
+        write_results(path, {"x": np.arange(4), "bad": np.array([object()], dtype=object)})
+    np.testing.assert_array_equal(read_results(path)["x"], np.arange(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
+
+
+_SLOW_WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from collections.abc import Mapping
+    from dendritic.io import write_results
+
+    class Slow(Mapping):
+        # yields one large entry, announces it, then stalls inside write_results
+        def __init__(self): self.keys_ = ["a", "b"]
+        def __len__(self): return 2
+        def __iter__(self): return iter(self.keys_)
+        def __getitem__(self, key): return np.ones(2_000_000) * (1 if key == "a" else 2)
+        def items(self):
+            yield "a", self["a"]
+            print("writing", flush=True)
+            time.sleep(60)
+            yield "b", self["b"]
+
+    write_results(sys.argv[1], Slow())
+""")
+
+
+@pytest.mark.parametrize("previous", [True, False])
+def test_run_killed_mid_write_leaves_previous_file_or_none(tmp_path, previous):
+    path = tmp_path / "run.h5"
+    if previous:
+        write_results(path, {"x": np.arange(5)})
+    process = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "writing"
+        # the temporary file exists and holds part of the data
+        assert any(p.name.startswith(".run.h5.") for p in tmp_path.iterdir())
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    if previous:
+        np.testing.assert_array_equal(read_results(path)["x"], np.arange(5))
+        with h5py.File(path) as f:
+            assert list(f) == ["x"]
+    else:
+        assert not path.exists()
