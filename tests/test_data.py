@@ -99,9 +99,12 @@ def test_load_mnist_embedded_from_written_csv(tmp_path):
     path = tmp_path / "mnist_5k.csv.gz"
     with gzip.open(path, "wt") as handle:
         np.savetxt(handle, rows, fmt="%d", delimiter=",")
-    ds = data.load_mnist_embedded(n_test=5, path=path)
+    ds = data.load_mnist_embedded(n_test=5, path=path, shuffle_seed=None)
     np.testing.assert_array_equal(ds.x_train, rows[:15, :784])
     np.testing.assert_array_equal(ds.y_test, rows[15:, 784])
+    shuffled = data.load_mnist_embedded(n_test=5, path=path)
+    order = np.random.default_rng(0).permutation(20)
+    np.testing.assert_array_equal(shuffled.x_test, rows[order[15:], :784])
     with gzip.open(path, "wt") as handle:
         np.savetxt(handle, rows[:, :700], fmt="%d", delimiter=",")
     with pytest.raises(data.DataError, match=r"mnist_5k.csv.gz: expected rows of 784 pixels plus a label"):
@@ -127,3 +130,4 @@ def test_installed_sources_if_present():
     except data.DataError as error:
         pytest.skip(str(error))
     assert len(ds.x_train) + len(ds.x_test) == 5000 and ds.x_train.shape[1] == 784
+    assert set(np.unique(ds.y_test)) == set(range(10))  # sorted file: the split must mix labels

