@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import brian2
+import numpy as np
 from brian2 import defaultclock, device, ms, prefs, set_device
 
 __all__ = ["TARGETS", "Backend", "check_target"]
@@ -96,7 +97,7 @@ class Backend:
         else:
             set_device("runtime")
             prefs.codegen.target = self.target
-        prefs.core.default_float_dtype = __import__("numpy").float64
+        prefs.core.default_float_dtype = np.float64
         defaultclock.dt = self.dt
         if self.seed is not None:
             brian2.seed(self.seed)

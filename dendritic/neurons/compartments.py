@@ -19,6 +19,7 @@ from brian2 import Equations
 
 __all__ = [
     "passive_dendrite",
+    "coupled_soma",
     "parameter_lines",
     "input_lines",
     "spike_generation",
@@ -46,6 +47,26 @@ def passive_dendrite(name: str) -> str:
     al. (2018), v = W psp. The dendrite is not affected by the soma (no back-coupling).
     """
     return f"dv_{name}/dt = (E_L + v_{name}_drive - v_{name}) / tau_{name} : volt"
+
+
+def coupled_soma(couplings: tuple[tuple[str, str], ...], predicting: str, noise: bool, soma_flags: str = "") -> str:
+    """A soma coupled to passive dendrites, and its dendritic prediction.
+
+        C du/dt = g_L (E_L - u) + sum_d g_d (v_d - u) + nudge g_som (u_target - u) + I_soma [+ I_noise]
+        dendritic_prediction = E_L + g_p / (g_L + sum_d g_d) (v_p - E_L)
+
+    ``couplings`` lists (conductance, dendrite) pairs; ``predicting`` names the dendrite
+    p whose input alone the prediction uses (all other dendrites at rest).
+    """
+    coupling = " + ".join(f"{g}*(v_{dendrite} - u)" for g, dendrite in couplings)
+    noise_term = " + I_noise" if noise else ""
+    total = " + ".join(["g_L", *(g for g, _ in couplings)])
+    g_predicting = dict((d, g) for g, d in couplings)[predicting]
+    return "\n".join([
+        f"du/dt = (g_L*(E_L - u) + {coupling} + nudge*g_som*(u_target - u) + I_soma{noise_term}) / C : volt{soma_flags}",
+        *(passive_dendrite(dendrite) for _, dendrite in couplings),
+        f"dendritic_prediction = E_L + {g_predicting}/({total})*(v_{predicting} - E_L) : volt",
+    ])
 
 
 def parameter_lines(parameters: Mapping) -> str:

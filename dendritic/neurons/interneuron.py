@@ -20,7 +20,7 @@ The nudging gate ``nudge`` starts at 1 for interneurons.
 from brian2 import mV, ms, nS, pF
 
 from dendritic import config as cfg
-from dendritic.neurons.compartments import passive_dendrite
+from dendritic.neurons.compartments import coupled_soma
 from dendritic.neurons.kinds import NeuronKind, register
 
 PARAMETERS = {
@@ -41,16 +41,11 @@ INPUTS = {
 }
 
 
+COUPLINGS = (("g_D", "dendrite"),)
+
+
 def body(noise: bool, soma_flags: str = "") -> str:
-    noise_term = " + I_noise" if noise else ""
-    return "\n".join(
-        [
-            "du/dt = (g_L*(E_L - u) + g_D*(v_dendrite - u)"
-            f" + nudge*g_som*(u_target - u) + I_soma{noise_term}) / C : volt{soma_flags}",
-            passive_dendrite("dendrite"),
-            "dendritic_prediction = E_L + g_D/(g_L + g_D)*(v_dendrite - E_L) : volt",
-        ]
-    )
+    return coupled_soma(COUPLINGS, predicting="dendrite", noise=noise, soma_flags=soma_flags)
 
 
 INTERNEURON = register(
@@ -59,7 +54,7 @@ INTERNEURON = register(
         parameters=PARAMETERS,
         inputs=INPUTS,
         body=body,
-        dendrites=("dendrite",),
+        dendrites=tuple(d for _, d in COUPLINGS),
         initial_inputs={"nudge": "1"},
     )
 )

@@ -43,7 +43,7 @@ Inputs (per neuron, or an expression given by the network): ``I_soma`` (amp),
 from brian2 import mV, ms, nS, pF
 
 from dendritic import config as cfg
-from dendritic.neurons.compartments import passive_dendrite
+from dendritic.neurons.compartments import coupled_soma
 from dendritic.neurons.kinds import NeuronKind, register
 
 PARAMETERS = {
@@ -67,17 +67,11 @@ INPUTS = {
 }
 
 
+COUPLINGS = (("g_B", "basal"), ("g_A", "apical"))
+
+
 def body(noise: bool, soma_flags: str = "") -> str:
-    noise_term = " + I_noise" if noise else ""
-    return "\n".join(
-        [
-            "du/dt = (g_L*(E_L - u) + g_B*(v_basal - u) + g_A*(v_apical - u)"
-            f" + nudge*g_som*(u_target - u) + I_soma{noise_term}) / C : volt{soma_flags}",
-            passive_dendrite("basal"),
-            passive_dendrite("apical"),
-            "dendritic_prediction = E_L + g_B/(g_L + g_B + g_A)*(v_basal - E_L) : volt",
-        ]
-    )
+    return coupled_soma(COUPLINGS, predicting="basal", noise=noise, soma_flags=soma_flags)
 
 
 PYRAMIDAL = register(
@@ -86,6 +80,6 @@ PYRAMIDAL = register(
         parameters=PARAMETERS,
         inputs=INPUTS,
         body=body,
-        dendrites=("basal", "apical"),
+        dendrites=tuple(d for _, d in COUPLINGS),
     )
 )
