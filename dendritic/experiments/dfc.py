@@ -455,7 +455,7 @@ def run(args) -> Path:
     for name, default in (("methods", None), ("epochs", None), ("dataset", None), ("data_dir", None),
                           ("train_subset", None), ("test_subset", None), ("feedback_init_epochs", None),
                           ("extra_feedback_epochs", None), ("seed", 0), ("no_plot", False)):
-        if not hasattr(args, name):
+        if getattr(args, name, None) is None:
             setattr(args, name, default)
     if experiment["task"] == "classification":
         results = run_classification(experiment, args, output)

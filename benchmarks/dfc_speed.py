@@ -1,0 +1,159 @@
+"""Speed and memory of the rate-based DFC on Fashion-MNIST (784-256-256-256-10, batch 128).
+
+Measures seconds per mini-batch for backprop, DFC-SSA, the sleep-phase feedback step
+and simulated DFC at the published step counts (300 Euler steps at dt 0.02 with learned
+feedback; 1500 steps at dt 0.001 with fixed feedback), extrapolates seconds per epoch
+(55,000 training images, the published schedule including two sleep epochs per epoch
+for learned feedback), and records each method's peak resident memory (every method
+runs in its own process, so ``ru_maxrss`` is that method's peak).
+
+Reference (authors' PyTorch code, 2 CPU cores, float64): BP ~0.01 s/batch (5-8 s/epoch,
+0.85 GB); DFC-SSA with trained feedback ~410 s/epoch; simulated DFC 3.8 s/batch at 300
+steps (3.4 GB) and 16.8 s/batch at 1500 steps (13.7 GB).
+
+    python benchmarks/dfc_speed.py [--threads 1] [--dtype float32] [--batches 5]
+
+Prints a table and writes ``data/benchmarks/dfc_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REFERENCE = {  # seconds per batch, seconds per epoch, GB (authors' code, 2 CPU cores, float64)
+    "bp": {"s_per_batch": 0.01, "s_per_epoch": 6.5, "peak_gb": 0.85},
+    "dfc_ssa_learned_feedback": {"s_per_batch": None, "s_per_epoch": 410.0, "peak_gb": None},
+    "dfc_300_steps_learned_feedback": {"s_per_batch": 3.8, "s_per_epoch": 2300.0, "peak_gb": 3.4},
+    "dfc_1500_steps_fixed_feedback": {"s_per_batch": 16.8, "s_per_epoch": 7200.0, "peak_gb": 13.7},
+}
+GOALS = "simulated DFC >= 10x faster per batch in < 2 GB; DFC-SSA (learned feedback) < 60 s/epoch; BP within 2x"
+TRAIN_IMAGES = 55000
+BATCH = 128
+
+
+def _worker(method: str, dtype_name: str, batches: int) -> dict:
+    import resource
+
+    import numpy as np
+
+    from dendritic.experiments import dfc as experiment
+    from dendritic.rate import training
+
+    dtype = np.dtype(dtype_name)
+    e = experiment.load_experiment("dfc_fashion_mnist")
+    methods = {m["name"]: m for m in e["methods"]}
+    name = {"bp": "bp", "dfc_ssa_learned_feedback": "dfc_ssa", "dfc_300_steps_learned_feedback": "dfc_learned",
+            "dfc_1500_steps_fixed_feedback": "dfc_fixed"}[method]
+    spec = methods[name]
+    rng = np.random.default_rng(0)
+    try:
+        from dendritic import data as datasets
+
+        ds = datasets.load_fashion_mnist()
+        x_all = datasets.standardize(ds.x_train[: BATCH * (batches + 1)], dtype=dtype)[0]
+        y_all = ds.y_train[: BATCH * (batches + 1)]
+        source = "fashion_mnist"
+    except Exception:  # benchmark still meaningful on random inputs of the same shape
+        x_all = rng.standard_normal((BATCH * (batches + 1), 784)).astype(dtype)
+        y_all = rng.integers(0, 10, len(x_all))
+        source = "random"
+    net = experiment.build_student([784, 256, 256, 256, 10], e["network"], spec, dtype, 0)
+    learner = training.Learner(net, experiment.method_config(spec, "cross_entropy"), rng)
+    batches_x = [x_all[k * BATCH:(k + 1) * BATCH] for k in range(batches + 1)]
+    batches_y = [y_all[k * BATCH:(k + 1) * BATCH] for k in range(batches + 1)]
+    learner.train_batch(batches_x[0], batches_y[0])  # warm-up (imports, allocations)
+    start = time.perf_counter()
+    for x, y in zip(batches_x[1:], batches_y[1:]):
+        learner.train_batch(x, y)
+    forward_s = (time.perf_counter() - start) / batches
+    feedback_s = 0.0
+    extra = 0
+    if spec["feedback"] == "learned":
+        extra = spec["feedback_learning"]["extra_epochs"]
+        learner.train_feedback_batch(batches_x[0])
+        start = time.perf_counter()
+        for x in batches_x[1:]:
+            learner.train_feedback_batch(x)
+        feedback_s = (time.perf_counter() - start) / batches
+    n_batches = -(-TRAIN_IMAGES // BATCH)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "method": method,
+        "config_method": name,
+        "data": source,
+        "dtype": dtype_name,
+        "batches_timed": batches,
+        "s_per_batch": forward_s,
+        "feedback_s_per_batch": feedback_s,
+        "sleep_epochs_per_epoch": extra,
+        "s_per_epoch": n_batches * (forward_s + extra * feedback_s),
+        "peak_gb": peak_kb / 1024 ** 2,
+        "converged_fraction": float(np.mean(learner.converged_fractions)) if learner.converged_fractions else None,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: library default)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--batches", type=int, default=5, help="timed batches per method (after one warm-up)")
+    parser.add_argument("--methods", default=",".join(REFERENCE))
+    parser.add_argument("--output", type=Path, default=Path("data/benchmarks/dfc_speed.json"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.dtype, args.batches)))
+        return 0
+
+    env = dict(os.environ)
+    if args.threads is not None:
+        for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[key] = str(args.threads)
+    rows = []
+    for method in args.methods.split(","):
+        cmd = [sys.executable, __file__, "--worker", method, "--dtype", args.dtype, "--batches", str(args.batches)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return done.returncode
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    print(f"{'method':34s} {'s/batch':>9s} {'ref':>6s} {'speed-up':>8s} {'s/epoch':>9s} {'ref':>6s} "
+          f"{'peak GB':>8s} {'ref':>5s}")
+    for row in rows:
+        ref = REFERENCE[row["method"]]
+        row["reference"] = ref
+        row["speedup_per_batch"] = ref["s_per_batch"] / row["s_per_batch"] if ref["s_per_batch"] else None
+        row["speedup_per_epoch"] = ref["s_per_epoch"] / row["s_per_epoch"]
+
+        def fmt(v, f="{:.3f}"):
+            return f.format(v) if v is not None else "-"
+
+        print(f"{row['method']:34s} {row['s_per_batch']:9.3f} {fmt(ref['s_per_batch'], '{:.2f}'):>6s} "
+              f"{fmt(row['speedup_per_batch'], '{:.1f}x'):>8s} {row['s_per_epoch']:9.1f} "
+              f"{fmt(ref['s_per_epoch'], '{:.0f}'):>6s} {row['peak_gb']:8.2f} {fmt(ref['peak_gb'], '{:.2f}'):>5s}")
+    print(f"goals: {GOALS}")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.2f} (1 min), {os.cpu_count()} CPUs, BLAS threads "
+          f"{args.threads if args.threads is not None else 'default'}, {args.dtype}")
+    import numpy as np
+
+    report = {"rows": rows, "goals": GOALS, "dtype": args.dtype, "threads": args.threads, "batch_size": BATCH,
+              "train_images": TRAIN_IMAGES, "load_average": load, "cpus": os.cpu_count(),
+              "machine": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"saved {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
