@@ -122,6 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-subset", type=int, help="evaluate on the first N test samples only")
     parser.add_argument("--feedback-init-epochs", type=int, help="override the initial sleep epochs")
     parser.add_argument("--extra-feedback-epochs", type=int, help="override the sleep epochs per epoch")
+    parser.add_argument("--angle-every", type=int, help="override the epochs between angle measurements (regression)")
 
 
 def load_experiment(name_or_path) -> dict:
@@ -352,6 +353,7 @@ def train_regression(method: dict, experiment: dict, data, epochs: int, seed: in
     init_epochs, extra_epochs = _feedback_epochs(method, args)
     batch = experiment["batch_size"]
     x_probe, y_probe = x_train[:batch], y_train[:batch]
+    angle_every = args.angle_every or experiment["angle_every"]
     for _ in range(init_epochs):
         training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
     history = {"train_loss": [], "val_loss": [], "test_loss": [], "epoch_seconds": []}
@@ -372,7 +374,7 @@ def train_regression(method: dict, experiment: dict, data, epochs: int, seed: in
         history["train_loss"].append(train_loss)
         history["val_loss"].append(training.evaluate(net, x_val, y_val, "mse")[0] if len(x_val) else np.nan)
         history["test_loss"].append(training.evaluate(net, x_test, y_test, "mse")[0])
-        if epoch % experiment["angle_every"] == 0 or epoch == epochs:
+        if epoch % angle_every == 0 or epoch == epochs:
             measure(epoch)
         _log(f"[dfc] {method['name']} epoch {epoch}/{epochs}: train loss {train_loss:.5f}, "
              f"test loss {history['test_loss'][-1]:.5f}")
@@ -454,7 +456,7 @@ def run(args) -> Path:
     output = Path(args.output) if getattr(args, "output", None) else Path("data/runs") / f"{NAME}.h5"
     for name, default in (("methods", None), ("epochs", None), ("dataset", None), ("data_dir", None),
                           ("train_subset", None), ("test_subset", None), ("feedback_init_epochs", None),
-                          ("extra_feedback_epochs", None), ("seed", 0), ("no_plot", False)):
+                          ("extra_feedback_epochs", None), ("angle_every", None), ("seed", 0), ("no_plot", False)):
         if getattr(args, name, None) is None:
             setattr(args, name, default)
     if experiment["task"] == "classification":

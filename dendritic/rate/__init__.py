@@ -1,6 +1,22 @@
 """Rate-based reduction of the dendritic microcircuit: Deep Feedback Control in NumPy.
 
-Modules: ``network`` (layered rate nets), ``losses``, ``dfc`` (controlled dynamics,
-steady state, weight and feedback learning), ``references`` (Jacobians, minimum-norm,
-Gauss-Newton, backprop, angles, Condition 2), ``training`` (optimisers and loops).
+Modules (Meulemans et al. 2021, ``../shared/SCIENCE.md`` section 3):
+
+- :mod:`~dendritic.rate.network`: ``RateNetwork`` (W_i, b_i, Q_i, transfer functions),
+  ``weight_product_feedback`` (fixed Q), ``random_feedback``.
+- :mod:`~dendritic.rate.losses`: MSE and cross-entropy with PyTorch's batch-mean reduction.
+- :mod:`~dendritic.rate.dfc`: ``ControllerSettings``, ``output_target``,
+  ``analytic_steady_state`` (DFC-SSA), ``simulate`` (Euler dynamics with PI controller,
+  running-sum trajectory average), ``convergence``, ``weight_update_from_state``,
+  ``dfc_update`` (DFC / DFC-SS / DFC-SSA), ``feedback_gradients`` (sleep phase),
+  ``strong_feedback_target``.
+- :mod:`~dendritic.rate.references`: ``layer_jacobians``, ``full_jacobian``,
+  ``minimum_norm_target``, ``minimum_norm_update``, ``gauss_newton_update``,
+  ``backprop_gradients``, ``angle``, ``layer_angles``, ``network_angle``, ``condition_2``.
+- :mod:`~dendritic.rate.training`: ``SGD``, ``Adam``, ``MethodConfig``, ``Learner``,
+  ``train_epoch``, ``train_feedback_epoch``, ``evaluate``.
+
+Conventions: batches are (B, n) arrays; W_i is (n_i, n_{i-1}); Q_i is (n_i, n_L) or, for
+per-sample feedback such as Q = J^T, (B, n_i, n_L); updates are steps to add, averaged
+over the batch; time is in units of tau_u.
 """

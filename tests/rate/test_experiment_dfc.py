@@ -123,6 +123,9 @@ def test_fashion_mnist_full_accuracy(method):
     args = _args(Path("."), "--config", "dfc_fashion_mnist", "--methods", method)
     args.output = output
     results = read_results(experiment.run(args))[method]
-    best = float(np.max(results["test_accuracy"]))
-    print(f"{method}: final test accuracy {results['test_accuracy'][-1]:.4f}, best {best:.4f}")
-    assert results["test_accuracy"][-1] >= FULL_TARGETS[method]
+    test, val = results["test_accuracy"], results["val_accuracy"]
+    selected = float(test[np.argmax(val)])  # epoch chosen on the 5,000 validation images, not on test
+    print(f"{method}: test accuracy final {test[-1]:.4f}, at best validation epoch {np.argmax(val) + 1} "
+          f"{selected:.4f}, max {test.max():.4f}")
+    assert len(test) <= 40
+    assert selected >= FULL_TARGETS[method]
