@@ -9,6 +9,10 @@ Conventions follow the published DFC code (Meulemans et al. 2021,
   (``torch.nn.utils.clip_grad_norm_`` per parameter);
 - the forward learning rate is divided by the target step size lambda
   (``normalize_lr``), since DFC updates scale with lambda;
+- as in the published code, delta_L comes from the batch-mean loss and Delta W is again
+  a batch mean, so a DFC step is about 1/B of the corresponding BP gradient (times the
+  Gauss-Newton scaling); Adam does not see this factor, SGD does (the published toy
+  learning rate includes it);
 - Adam is PyTorch's: m = b1 m + (1 - b1) g, s = b2 s + (1 - b2) g^2,
   p -= lr (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps), weight decay added to g.
 """
