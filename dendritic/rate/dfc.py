@@ -226,9 +226,10 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
     tau_a = s.dt if s.apical_time_constant is None else s.apical_time_constant
     a_apical = s.dt / tau_a
     a_soma = s.dt / s.time_constant_ratio
-    noise_scale = [s.sigma * np.sqrt(s.dt) / tau_a] * depth
+    # Python floats: a NumPy float64 scalar would promote float32 state to float64
+    noise_scale = [float(s.sigma * np.sqrt(s.dt) / tau_a)] * depth
     if s.sigma_output is not None:
-        noise_scale[-1] = s.sigma_output * np.sqrt(s.dt) / tau_a
+        noise_scale[-1] = float(s.sigma_output * np.sqrt(s.dt) / tau_a)
 
     v = [np.array(vi, dtype=dtype, copy=True) for vi in voltages]
     v_basal = [np.array(vi, dtype=dtype, copy=True) for vi in voltages]
@@ -274,7 +275,7 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
             else:
                 v_apical[i] = v_apical[i] + a_apical * (drive - v_apical[i])
             if noise_scale[i] > 0:
-                noise = rng.standard_normal(v_apical[i].shape, dtype=dtype if dtype == np.float32 else np.float64)
+                noise = rng.standard_normal(v_apical[i].shape, dtype=np.float32 if dtype == np.float32 else np.float64)
                 v_apical[i] = v_apical[i] + noise_scale[i] * noise
             v[i] = v[i] + a_soma * (v_apical[i] + v_basal[i] - v[i])
             r[i] = net.phi(i, v[i])

@@ -187,3 +187,21 @@ def test_strong_feedback_target_and_settings_validation():
         dfc.ControllerSettings(alpha=0.1, k_p=1.0, dt=0.5, steps=10, time_constant_ratio=0.2)
     with pytest.raises(ValueError, match="k_p"):
         dfc.ControllerSettings(alpha=0.1, k_p=-1.0, dt=0.01, steps=10, time_constant_ratio=0.2)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.01])
+def test_float32_state_stays_float32(sigma):
+    """No silent promotion to float64 (it triples the cost of a step)."""
+    rng = np.random.default_rng(10)
+    net = RateNetwork.create([6, 8, 8, 3], rng=rng, dtype=np.float32)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    settings = dfc.ControllerSettings(alpha=0.2, k_p=0.1, dt=0.003, steps=5, time_constant_ratio=0.005,
+                                      apical_time_constant=0.13, sigma=sigma)
+    sim = dfc.simulate(net, x, net.predict(x), settings, rng=rng, accumulate_feedback=True)
+    arrays = [sim.final.u, sim.u_int, *sim.final.v, *sim.final.v_apical, *sim.final.r, *sim.mean_weight_update,
+              *sim.feedback_correlation]
+    assert all(a.dtype == np.float32 for a in arrays)
+    grads = dfc.feedback_gradients(net, x, settings.with_(sigma=0.01), rng)
+    assert all(g.dtype == np.float32 for g in grads)
+    state = dfc.analytic_steady_state(net, x, net.predict(x) + np.float32(0.01), 0.001)
+    assert all(a.dtype == np.float32 for a in [state.u, *state.v, *state.r])
