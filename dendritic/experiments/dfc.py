@@ -244,8 +244,9 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
     init_epochs, extra_epochs = _feedback_epochs(method, args)
     batch = experiment["batch_size"]
     start = time.perf_counter()
-    for _ in range(init_epochs):
+    for k in range(init_epochs):
         training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
+        _log(f"[dfc] {method['name']} sleep epoch {k + 1}/{init_epochs}: {time.perf_counter() - start:.1f} s")
     feedback_init_seconds = time.perf_counter() - start
     history = {k: [] for k in ("train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
                                "epoch_seconds", "converged_fraction")}
