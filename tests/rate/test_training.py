@@ -55,3 +55,21 @@ def test_methods_reduce_training_loss_on_a_small_problem(method):
     after, acc = training.evaluate(net, x, labels, "cross_entropy")
     assert after < 0.7 * before
     assert acc > 0.8
+
+
+def test_strong_feedback_dfc_learns_from_the_label_target():
+    """Strong-feedback variant: the controller drives the output to the label itself."""
+    rng = np.random.default_rng(0)
+    teacher = RateNetwork.create([6, 12, 3], rng=rng)
+    x = rng.uniform(-1, 1, (256, 6))
+    labels = teacher.predict(x).argmax(axis=1)
+    net = RateNetwork.create([6, 16, 16, 3], rng=np.random.default_rng(1))
+    controller = dfc.ControllerSettings(alpha=0.1, k_p=2.0, dt=0.02, steps=200, time_constant_ratio=0.2)
+    config = training.MethodConfig("dfc", lr=1e-3, target_stepsize=1.0, controller=controller, betas=(0.9, 0.99),
+                                   strong_feedback=True)
+    learner = training.Learner(net, config, rng)
+    before, _ = training.evaluate(net, x, labels, "cross_entropy")
+    for _ in range(15):
+        training.train_epoch(learner, x, labels, 32, rng)
+    after, accuracy = training.evaluate(net, x, labels, "cross_entropy")
+    assert after < 0.8 * before and accuracy > 0.8
