@@ -176,8 +176,7 @@ def build_student(sizes, network: dict, method: dict, dtype, seed: int) -> RateN
     net = RateNetwork.create(sizes, network["hidden_activation"], network["output_activation"], rng=rng,
                              dtype=dtype, init=network["init"])
     if method["feedback"] == "learned":
-        freeze = method["feedback_learning"]["freeze_output"]
-        net.feedback = random_feedback(net, np.random.default_rng(seed + 1), freeze_output=freeze)
+        net.feedback = random_feedback(net, np.random.default_rng(seed + 1))
     return net
 
 

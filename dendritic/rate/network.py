@@ -194,16 +194,18 @@ def weight_product_feedback(net: RateNetwork) -> list[np.ndarray]:
     return feedback
 
 
-def random_feedback(net: RateNetwork, rng: np.random.Generator, freeze_output: bool = True) -> list[np.ndarray]:
-    """Xavier-normal random Q_i (the starting point of feedback learning).
+def random_feedback(net: RateNetwork, rng: np.random.Generator) -> list[np.ndarray]:
+    """Xavier-normal random hidden Q_i and Q_L = I: the starting point of feedback learning.
 
-    With ``freeze_output`` the output layer keeps Q_L = I, as in the published
-    Fashion-MNIST configuration (``freeze_fb_weights_output``).
+    The output layer starts at the identity in every published configuration
+    (``feedbackweights_initialization`` in the published code); whether it is then
+    learned is the trainer's choice (``freeze_output_feedback``). A random Q_L can make
+    J Q indefinite, and the controller then pushes the output away from its target.
     """
     n_out = net.sizes[-1]
     feedback = []
     for i, n in enumerate(net.sizes[1:]):
-        if freeze_output and i == net.depth - 1:
+        if i == net.depth - 1:
             feedback.append(np.eye(n_out, dtype=net.dtype))
         else:
             std = np.sqrt(2.0 / (n + n_out))

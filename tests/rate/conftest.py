@@ -19,7 +19,7 @@ def toy_trained_feedback(toy_data):
     rng = np.random.default_rng(2)
     x, _ = toy_data
     net = RateNetwork.create([15, 10, 10, 5], rng=rng)
-    net.feedback = random_feedback(net, rng, freeze_output=False)
+    net.feedback = random_feedback(net, rng)
     initial_feedback = [q.copy() for q in net.feedback]
     config = training.MethodConfig(
         "dfc", loss="mse", lr=0.05, optimizer="sgd", target_stepsize=TOY_TARGET_STEPSIZE,
