@@ -126,14 +126,15 @@ class Backend:
         if self.standalone:
             device.apply_run_args()
 
-    def run(self, network, duration) -> None:
-        """Run ``network`` for ``duration``; on standalone, generate, compile and run."""
+    def run(self, network, duration, execute: bool = True) -> None:
+        """Run ``network`` for ``duration``; on standalone, generate, compile and (unless
+        ``execute`` is false, e.g. before a sweep of reruns) run the binary."""
         report = None
         if self.progress:
             report = "stdout" if self.standalone else _progress_bar(duration)
         network.run(duration, report=report)
         if self.standalone:
-            device.build(directory=str(self.build_dir), compile=True, run=True,
+            device.build(directory=str(self.build_dir), compile=True, run=execute,
                          with_output=self.progress, clean=False)
             self._built = True
 
@@ -157,7 +158,7 @@ class Backend:
         if self.standalone:
             self.activate()
             circuit = build(self)
-            self.run(circuit.network, duration)
+            self.run(circuit.network, duration, execute=False)  # every run is a sweep point
             for point in points:
                 run_args = {getattr(circuit.groups[g], v): value for (g, v), value in point.items()}
                 self.rerun(run_args)
