@@ -1,0 +1,142 @@
+"""Events and bursts: online detection in Brian 2, reference classification and
+population signals in NumPy.
+
+Definitions (Payeur et al. 2021, Nature Neuroscience, Methods "burst detection"):
+
+- an **event** is the first spike of a train: a spike whose previous spike lies at
+  least ``burst_window`` (16 ms) earlier, or the neuron's first spike;
+- a **burst** is counted once per train, at its second spike: a spike within
+  ``burst_window`` of the previous spike, when that previous spike was an event.
+  Third and later spikes of a train are neither events nor new bursts.
+
+Event rate E, burst rate B and burst probability P = B / E follow.
+
+Online, in Brian 2, every group that includes :func:`detection_equations` carries
+``t_last_spike`` (time of its last spike) and ``in_burst`` (1 after the second spike
+of a train, until the next event), and gets two custom events, ``"event"`` and
+``"burst"``, from :func:`detection_events`. Their conditions are evaluated in the
+threshold slot on the same state as the spike condition, before the spike's reset
+(:func:`detection_reset`) moves ``t_last_spike`` forward. Custom events work on every
+target (numpy, cython, cpp_standalone): record them with ``EventMonitor(group,
+"event")``, or let synapses act on them (``Synapses(..., on_event={"pre": "burst"})``).
+
+The published Auryn code detects bursts with a spike trace of 16 ms time constant
+crossing exp(-1) (``BCPConnection.cpp``); for two spikes that is the same criterion,
+for longer trains the trace sums spikes while the definition here uses the last
+inter-spike interval, the criterion stated in the paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "detection_equations",
+    "detection_events",
+    "detection_reset",
+    "initialise_detection",
+    "classify_spikes",
+    "population_signals",
+    "NEVER",
+]
+
+#: ``t_last_spike`` of a neuron that has not spiked yet (far in the past, finite so
+#: that differences stay finite on every target).
+NEVER = -1e4  # seconds
+
+
+def detection_equations() -> str:
+    """State of the online detector and its (run_args-tunable) window."""
+    return "\n".join([
+        "t_last_spike : second  # time of the neuron's last spike",
+        "in_burst : 1  # 1 from the second spike of a train until the next event",
+        "burst_window : second (shared, constant)  # maximal interval within a burst",
+    ])
+
+
+def detection_events(spike_condition: str) -> dict:
+    """Custom events ``event`` and ``burst`` for a group spiking on ``spike_condition``."""
+    spike = f"({spike_condition})"
+    return {
+        "event": f"{spike} and (t - t_last_spike >= burst_window)",
+        "burst": f"{spike} and (t - t_last_spike < burst_window) and (in_burst == 0)",
+    }
+
+
+def detection_reset() -> str:
+    """Lines to append to the spike reset (after the custom event conditions were read)."""
+    return "in_burst = int(t - t_last_spike < burst_window)\nt_last_spike = t"
+
+
+def initialise_detection(group, burst_window=None) -> None:
+    """No spike yet; optionally set the window (default: keep the group's value)."""
+    from brian2 import second
+
+    group.t_last_spike = NEVER * second
+    group.in_burst = 0
+    if burst_window is not None:
+        group.burst_window = burst_window
+
+
+# ---------------------------------------------------------------------------------------
+# NumPy reference and population signals
+
+
+def classify_spikes(i, t, burst_window: float):
+    """Classify recorded spikes into events and bursts, neuron by neuron.
+
+    ``i``, ``t``: spike indices and times (seconds, plain floats), in any order.
+    Returns ``(order, is_event, is_burst)``: ``order`` sorts the spikes by neuron then
+    time, and the two boolean arrays refer to the sorted spikes. A plain NumPy
+    reimplementation of the online detector, used to check it.
+    """
+    i = np.asarray(i)
+    t = np.asarray(t, dtype=float)
+    order = np.lexsort((t, i))
+    i_sorted, t_sorted = i[order], t[order]
+    same_neuron = np.zeros(len(t_sorted), dtype=bool)
+    same_neuron[1:] = i_sorted[1:] == i_sorted[:-1]
+    interval = np.full(len(t_sorted), np.inf)
+    interval[1:] = t_sorted[1:] - t_sorted[:-1]
+    close = same_neuron & (interval < burst_window)
+    is_event = ~close
+    is_burst = np.zeros(len(t_sorted), dtype=bool)
+    is_burst[1:] = close[1:] & is_event[:-1]  # second spike of a train
+    return order, is_event, is_burst
+
+
+def population_signals(event_times, burst_times, n_neurons: int, t_start: float, t_stop: float,
+                       bin_width: float, smoothing: float = 0.0) -> dict:
+    """Population event rate, burst rate (Hz per neuron) and burst probability.
+
+    Counts in bins of ``bin_width`` seconds between ``t_start`` and ``t_stop``;
+    ``smoothing`` > 0 convolves the counts with a Gaussian of that standard deviation
+    (seconds) before the rates and the ratio are taken. Burst probability = bursts /
+    events per bin (NaN in bins without events).
+    """
+    edges = np.arange(t_start, t_stop + bin_width / 2, bin_width)
+    events, _ = np.histogram(np.asarray(event_times, dtype=float), bins=edges)
+    bursts, _ = np.histogram(np.asarray(burst_times, dtype=float), bins=edges)
+    events, bursts = events.astype(float), bursts.astype(float)
+    if smoothing > 0:
+        events, bursts = _gaussian_smooth(events, smoothing / bin_width), _gaussian_smooth(bursts, smoothing / bin_width)
+    scale = 1.0 / (n_neurons * bin_width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        probability = np.where(events > 0, bursts / events, np.nan)
+    return {
+        "time": (edges[:-1] + edges[1:]) / 2,
+        "event_rate": events * scale,
+        "burst_rate": bursts * scale,
+        "burst_probability": probability,
+    }
+
+
+def _gaussian_smooth(counts, sigma_bins: float):
+    half = int(np.ceil(4 * sigma_bins))
+    offsets = np.arange(-half, half + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma_bins) ** 2)
+    kernel /= kernel.sum()
+    # normalise by the kernel mass inside the window, so the edges are not biased low
+    smoothed = np.convolve(counts, kernel, mode="same")
+    mass = np.convolve(np.ones_like(counts), kernel, mode="same")
+    return smoothed / mass

@@ -1,0 +1,305 @@
+"""Bursting two-compartment pyramidal neuron (soma + apical dendrite with a regenerative
+plateau) and the adaptive exponential interneurons of the same circuits.
+
+Source: Payeur, Guerguiev, Zenke, Richards & Naud 2021 (Nature Neuroscience), a
+reduction of Naud, Bathellier & Gerstner 2014; published code ``NaudGroup.cpp`` in
+``apayeur/auryn`` (neuron) and ``apayeur/spikingburstprop`` (circuits). Parameter
+files: ``models/neurons/payeur2021.toml`` (pyramidal), ``payeur2021_pv.toml`` and
+``payeur2021_som.toml`` (interneurons).
+
+Pyramidal neuron (``model = "payeur_pyramidal"``)::
+
+    C_s dV_s/dt = -(C_s/tau_s)(V_s - E_L) + g_s f(V_d) + b w_s + I_soma + I_syn,s
+    C_d dV_d/dt = -(C_d/tau_d)(V_d - E_L) + g_d f(V_d) + a w_d + I_bAP + I_dend + I_syn,d
+    tau_ws dw_s/dt = -w_s                        (w_s += 1 at each spike)
+    tau_wd dw_d/dt = -w_d + (V_d - E_L)
+    tau_thr dV_thr/dt = V_T - V_thr              (V_thr += delta_thr at each spike)
+    f(V) = 1 / (1 + exp(-(V - E_d)/D_d))         (dendritic plateau)
+    I_bAP = bap_amplitude for bap_duration after each somatic spike
+    spike: V_s > V_thr;  reset V_s = V_reset
+
+Synaptic input is conductance-based, with conductances in units of the compartment's
+leak (as in Auryn): I_syn,s = (C_s/tau_s)[g_ampa_s (E_exc - V_s) + g_gaba_s (E_inh - V_s)],
+and likewise for the dendrite with C_d/tau_d. Synapses add jumps to ``g_ampa_s``,
+``g_gaba_s``, ``g_ampa_d``, ``g_gaba_d``; they decay with tau_ampa and tau_gaba.
+
+Somatic input alone drives mostly isolated spikes (threshold adaptation and somatic
+adaptation space them out); depolarising the apical dendrite brings V_d near the
+plateau, the back-propagated spike then triggers it, and g_s f(V_d) drives further
+spikes within a few milliseconds: a burst.
+
+Defaults (``payeur2021.toml``, Payeur et al. 2021 Methods; ``NaudGroup::init``):
+
+=================  =========  =====================================================
+C_s, tau_s         370 pF, 16 ms   somatic capacitance, membrane time constant
+g_s                1300 pA    plateau current into the soma
+b, tau_ws          -200 pA, 100 ms   somatic adaptation (w_s += 1 per spike)
+V_T, delta_thr     -50 mV, 2 mV    threshold at rest, jump per spike
+tau_thr            27 ms      threshold relaxation
+V_reset, E_L       -70 mV     reset and rest
+C_d, tau_d         170 pF, 7 ms    dendritic capacitance and time constant
+g_d                1200 pA    regenerative plateau current into the dendrite
+a, tau_wd          -13 nS, 30 ms   dendritic adaptation
+E_d, D_d           -38 mV, 6 mV    half-activation and slope of f
+bap_amplitude      2600 pA    back-propagated spike, for bap_duration = 2 ms
+tau_ampa, tau_gaba 5 ms, 10 ms   synaptic time constants; E_exc 0 mV, E_inh -80 mV
+burst_window       16 ms      see :mod:`dendritic.bursts`
+=================  =========  =====================================================
+
+Integration method: forward Euler at dt = 0.1 ms, as published (``NaudGroup::
+integrate_membrane``). The plateau term f(V_d) makes the dendrite nonlinear in its own
+variable, so Brian's exact and exponential-Euler integrators do not apply; the model
+was tuned with Euler at 0.1 ms and its bursts (a few spikes, 4-10 ms apart) are
+shaped by that discretisation, so Euler reproduces the published neuron rather than
+a more accurate integration of different numbers. The fastest time scale besides the
+spike itself is the plateau's regeneration, g_d/(C_d D_d) = 1.2 mV/ms per mV; at
+0.1 ms the Euler step is well inside its stability range. One difference to Auryn:
+Brian updates w_d from V_d at the start of the step, Auryn from the end (O(dt^2)).
+The back-propagated current is on during the 20 steps after the spike, as Auryn's
+box kernel (a half-step margin makes the comparison immune to rounding of t).
+
+Interneurons (``model = "adex"``, Auryn's ``AdExGroup``; PV and SOM parameter sets from
+``sim_propagation.cpp``)::
+
+    C dV/dt = g_L (E_L - V) + g_L delta_T exp((V - V_T)/delta_T) - w
+              + g_L [g_ampa (E_exc - V) + g_gaba (E_inh - V)] + I_ext
+    tau_w dw/dt = a (V - E_L) - w
+    spike: V > V_peak;  reset V = V_reset, w += b;  refractory t_ref
+
+Every parameter is a ``(shared, constant)`` equation variable, so a standalone binary
+can change it through ``run_args``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from brian2 import NeuronGroup, Quantity, mV, ms, nS, pA, pF
+
+from dendritic import bursts
+from dendritic import config as cfg
+from dendritic.neurons.compartments import equations as join_equations
+from dendritic.neurons.compartments import input_lines, parameter_lines
+
+__all__ = ["BurstingModel", "KINDS", "load_model", "model_from_mapping"]
+
+_SYNAPSES = {
+    "tau_ampa": cfg.Quantity(unit=ms, bound="positive", doc="AMPA conductance decay", default="5 ms"),
+    "tau_gaba": cfg.Quantity(unit=ms, bound="positive", doc="GABA conductance decay", default="10 ms"),
+    "E_exc": cfg.Quantity(unit=mV, doc="excitatory reversal potential", default="0 mV"),
+    "E_inh": cfg.Quantity(unit=mV, doc="inhibitory reversal potential", default="-80 mV"),
+}
+
+PYRAMIDAL_PARAMETERS = {
+    "C_s": cfg.Quantity(unit=pF, bound="positive", doc="somatic capacitance"),
+    "tau_s": cfg.Quantity(unit=ms, bound="positive", doc="somatic membrane time constant"),
+    "E_L": cfg.Quantity(unit=mV, doc="resting potential"),
+    "g_s": cfg.Quantity(unit=pA, doc="plateau current into the soma at f = 1"),
+    "b": cfg.Quantity(unit=pA, doc="somatic adaptation current per unit w_s"),
+    "tau_ws": cfg.Quantity(unit=ms, bound="positive", doc="somatic adaptation time constant"),
+    "V_T": cfg.Quantity(unit=mV, doc="spike threshold at rest"),
+    "delta_thr": cfg.Quantity(unit=mV, bound="nonnegative", doc="threshold jump per spike"),
+    "tau_thr": cfg.Quantity(unit=ms, bound="positive", doc="threshold relaxation time constant"),
+    "V_reset": cfg.Quantity(unit=mV, doc="somatic reset potential"),
+    "C_d": cfg.Quantity(unit=pF, bound="positive", doc="dendritic capacitance"),
+    "tau_d": cfg.Quantity(unit=ms, bound="positive", doc="dendritic membrane time constant"),
+    "g_d": cfg.Quantity(unit=pA, doc="regenerative plateau current into the dendrite at f = 1"),
+    "a": cfg.Quantity(unit=nS, doc="dendritic adaptation conductance"),
+    "tau_wd": cfg.Quantity(unit=ms, bound="positive", doc="dendritic adaptation time constant"),
+    "E_d": cfg.Quantity(unit=mV, doc="half-activation voltage of the plateau f(V_d)"),
+    "D_d": cfg.Quantity(unit=mV, bound="positive", doc="slope of the plateau sigmoid"),
+    "bap_amplitude": cfg.Quantity(unit=pA, doc="back-propagated spike current"),
+    "bap_duration": cfg.Quantity(unit=ms, bound="nonnegative", doc="back-propagated spike duration"),
+    "burst_window": cfg.Quantity(unit=ms, bound="positive", doc="maximal inter-spike interval in a burst",
+                                 default="16 ms"),
+    **_SYNAPSES,
+}
+
+ADEX_PARAMETERS = {
+    "C": cfg.Quantity(unit=pF, bound="positive", doc="membrane capacitance"),
+    "g_L": cfg.Quantity(unit=nS, bound="positive", doc="leak conductance"),
+    "E_L": cfg.Quantity(unit=mV, doc="resting potential"),
+    "V_T": cfg.Quantity(unit=mV, doc="exponential threshold"),
+    "delta_T": cfg.Quantity(unit=mV, bound="positive", doc="slope factor"),
+    "V_peak": cfg.Quantity(unit=mV, doc="spike detection voltage", default="0 mV"),
+    "V_reset": cfg.Quantity(unit=mV, doc="reset potential"),
+    "a": cfg.Quantity(unit=nS, doc="subthreshold adaptation"),
+    "b": cfg.Quantity(unit=pA, doc="spike-triggered adaptation"),
+    "tau_w": cfg.Quantity(unit=ms, bound="positive", doc="adaptation time constant"),
+    "t_ref": cfg.Quantity(unit=ms, bound="nonnegative", doc="refractory period"),
+    **_SYNAPSES,
+}
+
+_PYRAMIDAL_BODY = """
+dV_s/dt = (E_L - V_s)/tau_s + (g_s*plateau + b*w_s + I_soma + I_syn_s)/C_s : volt
+dV_d/dt = (E_L - V_d)/tau_d + (g_d*plateau + a*w_d + I_bap + I_dend + I_syn_d)/C_d : volt
+dw_s/dt = -w_s/tau_ws : 1
+dw_d/dt = (V_d - E_L - w_d)/tau_wd : volt
+dV_thr/dt = (V_T - V_thr)/tau_thr : volt
+dg_ampa_s/dt = -g_ampa_s/tau_ampa : 1
+dg_gaba_s/dt = -g_gaba_s/tau_gaba : 1
+dg_ampa_d/dt = -g_ampa_d/tau_ampa : 1
+dg_gaba_d/dt = -g_gaba_d/tau_gaba : 1
+plateau = 1/(1 + exp(-(V_d - E_d)/D_d)) : 1
+I_syn_s = C_s/tau_s*(g_ampa_s*(E_exc - V_s) + g_gaba_s*(E_inh - V_s)) : amp
+I_syn_d = C_d/tau_d*(g_ampa_d*(E_exc - V_d) + g_gaba_d*(E_inh - V_d)) : amp
+I_bap = bap_amplitude*int(t - t_last_spike < bap_duration + 0.5*dt) : amp
+"""
+
+_ADEX_BODY = """
+dV/dt = (g_L*(E_L - V) + g_L*delta_T*exp((V - V_T)/delta_T) - w + I_syn + I_ext)/C : volt (unless refractory)
+dw/dt = (a*(V - E_L) - w)/tau_w : amp
+dg_ampa/dt = -g_ampa/tau_ampa : 1
+dg_gaba/dt = -g_gaba/tau_gaba : 1
+I_syn = g_L*(g_ampa*(E_exc - V) + g_gaba*(E_inh - V)) : amp
+"""
+
+
+@dataclass(frozen=True)
+class _Kind:
+    parameters: Mapping[str, cfg.Field]
+    inputs: Mapping[str, str]
+    body: str
+    potential: str
+    threshold: str
+    reset: str
+    refractory: object = False
+    detects_bursts: bool = False
+
+
+KINDS = {
+    "payeur_pyramidal": _Kind(
+        parameters=PYRAMIDAL_PARAMETERS,
+        inputs={"I_soma": "amp", "I_dend": "amp"},
+        body=_PYRAMIDAL_BODY,
+        potential="V_s",
+        threshold="V_s > V_thr",
+        reset="V_s = V_reset\nV_thr += delta_thr\nw_s += 1",
+        detects_bursts=True,
+    ),
+    "adex": _Kind(
+        parameters=ADEX_PARAMETERS,
+        inputs={"I_ext": "amp"},
+        body=_ADEX_BODY,
+        potential="V",
+        threshold="V > V_peak",
+        reset="V = V_reset\nw += b",
+        refractory="t_ref",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BurstingModel:
+    """Equations of one neuron kind (``payeur_pyramidal`` or ``adex``) with the
+    parameter values of one file."""
+
+    kind: str
+    parameters: Mapping
+    source: str = ""
+    description: str = ""
+    file: Path | None = None
+    extra_equations: tuple[str, ...] = field(default=())
+
+    @property
+    def spec(self) -> _Kind:
+        return KINDS[self.kind]
+
+    @property
+    def detects_bursts(self) -> bool:
+        return self.spec.detects_bursts
+
+    def with_parameters(self, **values) -> "BurstingModel":
+        """A copy with some parameter values replaced (dimensions checked)."""
+        unknown = set(values) - set(self.parameters)
+        if unknown:
+            raise KeyError(f"unknown parameter(s) {sorted(unknown)} for {self.kind}; known: {sorted(self.parameters)}")
+        for key, value in values.items():
+            if getattr(value, "dim", None) != getattr(self.parameters[key], "dim", None):
+                raise ValueError(f"parameter {key}: expected {cfg.describe_dimension(self.parameters[key])}, "
+                                 f"got {value!r}")
+        return replace(self, parameters={**self.parameters, **values})
+
+    def with_equations(self, *lines: str) -> "BurstingModel":
+        """A copy with extra equation lines (traces of a plasticity rule, STP state)."""
+        return replace(self, extra_equations=self.extra_equations + tuple(lines))
+
+    def equations(self, inputs: Mapping[str, str] | None = None):
+        """Brian ``Equations``; ``inputs`` maps input names (``I_soma``, ``I_dend`` or
+        ``I_ext``) to expressions such as ``"stimulus(t)"``."""
+        parameters = {k: v for k, v in self.parameters.items() if k != "burst_window"}
+        return join_equations(
+            self.spec.body,
+            bursts.detection_equations() if self.detects_bursts else "",
+            input_lines(self.spec.inputs, inputs),
+            parameter_lines(parameters),
+            *self.extra_equations,
+        )
+
+    def make_group(self, N: int, name: str | None = None, inputs=None, method: str = "euler") -> NeuronGroup:
+        """A ``NeuronGroup`` of ``N`` neurons with this model's parameters set.
+
+        Pyramidal groups carry the custom events ``event`` and ``burst``
+        (:mod:`dendritic.bursts`). States are set by :meth:`initialise`, after all
+        parameters of the network (``Backend.parameters_set``).
+        """
+        spec = self.spec
+        reset = spec.reset + ("\n" + bursts.detection_reset() if self.detects_bursts else "")
+        group = NeuronGroup(
+            N, self.equations(inputs), method=method, name=name or f"{self.kind}*",
+            threshold=spec.threshold, reset=reset, refractory=spec.refractory,
+            events=bursts.detection_events(spec.threshold) if self.detects_bursts else None,
+            namespace={},
+        )
+        for key, value in self.parameters.items():
+            setattr(group, key, value)
+        return group
+
+    def initialise(self, group: NeuronGroup, potential_spread=None, rng: np.random.Generator | None = None) -> None:
+        """Rest (potentials at E_L, threshold at V_T, no adaptation, no spike yet).
+
+        ``potential_spread`` (a voltage) draws the somatic potential uniformly in
+        [E_L, E_L + spread) from ``rng`` (NumPy, so that every target starts alike), as
+        the published circuits do (``random_mem``).
+        """
+        potential = self.spec.potential
+        setattr(group, potential, "E_L")
+        if potential_spread is not None and float(potential_spread) > 0:
+            rng = rng or np.random.default_rng(0)
+            values = np.asarray(self.parameters["E_L"]) + rng.uniform(0, float(potential_spread), len(group))
+            setattr(group, potential, Quantity(values, dim=mV.dim))
+        if self.kind == "payeur_pyramidal":
+            group.V_d = "E_L"
+            group.V_thr = "V_T"
+            group.w_s = 0
+            group.w_d = 0 * mV
+            bursts.initialise_detection(group)
+        else:
+            group.w = 0 * pA
+
+
+def model_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> BurstingModel:
+    """Validate a parameter-file mapping: header first, then the kind's parameters."""
+    raw = dict(raw)
+    header = cfg.validate({**raw, "parameters": {}}, {
+        "model": cfg.Choice(options=tuple(sorted(KINDS)), doc="neuron kind"),
+        "source": cfg.Text(doc="the paper the defaults come from"),
+        "description": cfg.Text(default=""),
+        "parameters": cfg.Table(schema={}),
+    }, source=source)
+    parameters = cfg.validate(raw.get("parameters", {}), KINDS[header["model"]].parameters, source=source,
+                              prefix="parameters.")
+    return BurstingModel(kind=header["model"], parameters=parameters, source=header["source"],
+                         description=header["description"],
+                         file=Path(source) if not str(source).startswith("<") else None)
+
+
+def load_model(name: str | Path, relative_to: Path | None = None) -> BurstingModel:
+    """Load a parameter file, given as a path or a name in ``models/neurons/``
+    (``"payeur2021"``, ``"payeur2021_pv"``, ``"payeur2021_som"``)."""
+    path = cfg.resolve_model_file(name, "neurons", relative_to)
+    return model_from_mapping(cfg.read_toml(path), source=path)
+
