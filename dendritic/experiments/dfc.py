@@ -118,8 +118,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("fashion_mnist", "mnist", "mnist_embedded"),
                         help="override the classification data set")
     parser.add_argument("--data-dir", type=Path, help="folder holding the IDX files")
-    parser.add_argument("--train-subset", type=int, help="train on the first N training samples only")
-    parser.add_argument("--test-subset", type=int, help="evaluate on the first N test samples only")
+    parser.add_argument("--train-subset", type=int, help="train on the first N training samples only (both tasks)")
+    parser.add_argument("--test-subset", type=int, help="evaluate on the first N test (regression: and validation) samples only")
     parser.add_argument("--feedback-init-epochs", type=int, help="override the initial sleep epochs")
     parser.add_argument("--extra-feedback-epochs", type=int, help="override the sleep epochs per epoch")
     parser.add_argument("--angle-every", type=int, help="override the epochs between angle measurements (regression)")
@@ -296,16 +296,21 @@ def run_classification(experiment: dict, args, output: Path) -> dict:
 
 # ----------------------------------------------------------------------------- regression
 
-def teacher_data(teacher: dict, network: dict, seed: int):
-    """Inputs uniform in [-1, 1]; targets from a random ReLU teacher (He-normal, N(0, 0.1^2) biases)."""
+def teacher_data(teacher: dict, network: dict, seed: int, train_subset: int | None = None,
+                 test_subset: int | None = None):
+    """Inputs uniform in [-1, 1]; targets from a random ReLU teacher (He-normal, N(0, 0.1^2) biases).
+
+    ``train_subset`` / ``test_subset`` keep the first N training / validation and test
+    samples; the inputs are drawn in full first, so a subset is a prefix of the full set.
+    """
     rng = np.random.default_rng(seed)
     sizes = [network["input_size"]] + [teacher["hidden_size"]] * teacher["hidden_layers"] + [network["output_size"]]
     net = RateNetwork.create(sizes, hidden_activation=teacher["activation"], rng=rng, init="he_normal", bias_scale=0.1)
     n = teacher["n_train"] + teacher["n_validation"] + teacher["n_test"]
     x = rng.uniform(-1.0, 1.0, (n, sizes[0]))
-    y = net.predict(x)
     a, b = teacher["n_train"], teacher["n_train"] + teacher["n_validation"]
-    return (x[:a], y[:a]), (x[a:b], y[a:b]), (x[b:], y[b:])
+    splits = [x[:a][:train_subset or None], x[a:b][:test_subset or None], x[b:][:test_subset or None]]
+    return tuple((part, net.predict(part)) for part in splits)
 
 
 def alignment(net: RateNetwork, x: np.ndarray, y: np.ndarray, config: training.MethodConfig, gamma: float) -> dict:
@@ -390,9 +395,11 @@ def train_regression(method: dict, experiment: dict, data, epochs: int, seed: in
 
 
 def run_regression(experiment: dict, args, output: Path) -> dict:
-    data = teacher_data(experiment["teacher"], experiment["network"], args.seed + 1000)
+    data = teacher_data(experiment["teacher"], experiment["network"], args.seed + 1000, args.train_subset,
+                        args.test_subset)
     epochs = experiment["epochs"] if args.epochs is None else args.epochs
     results = {"config": {"dataset": "student_teacher", "epochs": epochs, "gamma": experiment["gamma"],
+                          "n_train": len(data[0][0]), "n_validation": len(data[1][0]), "n_test": len(data[2][0]),
                           "experiment_file": experiment["path"]}}
     for method in _selected(experiment, args):
         def save_partial(history, angles, name=method["name"]):

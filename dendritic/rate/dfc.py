@@ -40,6 +40,7 @@ import numpy as np
 
 from dendritic.rate.network import RateNetwork
 from dendritic.rate.references import full_jacobian
+from dendritic.rate.threads import limited
 
 __all__ = [
     "ControllerSettings",
@@ -146,6 +147,7 @@ def _split_feedback(net: RateNetwork, feedback):
     return list(feedback)
 
 
+@limited
 def analytic_steady_state(net: RateNetwork, x: np.ndarray, target: np.ndarray, alpha: float,
                           feedback=None, feedforward=None) -> SteadyState:
     """DFC-SSA: linearised steady state u_ss = (J Q + alpha I)^-1 delta_L, Delta v = Q u_ss.
@@ -201,6 +203,7 @@ class Simulation:
     trajectory: dict = field(default_factory=dict)
 
 
+@limited
 def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: ControllerSettings,
              feedback=None, rng: np.random.Generator | None = None, accumulate_updates: bool = True,
              accumulate_feedback: bool = False, record: tuple[str, ...] = (),
@@ -341,6 +344,7 @@ def convergence(simulation: Simulation, r_out_feedforward: np.ndarray, target: n
     return converged, diverged, distance
 
 
+@limited
 def dfc_update(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: ControllerSettings,
                variant: str = "dfc", feedback=None, include_nonconverged: bool = True,
                feedforward=None):
@@ -382,6 +386,7 @@ def dfc_update(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Co
     return dW, db, info
 
 
+@limited
 def feedback_gradients(net: RateNetwork, x: np.ndarray, settings: ControllerSettings, rng: np.random.Generator,
                        feedforward=None) -> list[np.ndarray]:
     """Sleep-phase gradients for Q_i (to subtract): (1/sigma^2) < v_i^A(t) u(t+1)^T >.

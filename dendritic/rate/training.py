@@ -27,6 +27,7 @@ from dendritic.rate import dfc
 from dendritic.rate.losses import LOSSES, one_hot
 from dendritic.rate.network import RateNetwork
 from dendritic.rate.references import backprop_gradients
+from dendritic.rate.threads import limited
 
 __all__ = ["SGD", "Adam", "clip_by_norm", "make_optimizer", "MethodConfig", "Learner", "train_epoch",
            "train_feedback_epoch", "evaluate", "METHODS"]
@@ -181,6 +182,7 @@ class Learner:
             self.converged_fractions.append(info["converged_fraction"])
         return [-2.0 * w for w in dW], [-2.0 * b for b in db], loss
 
+    @limited
     def train_batch(self, x: np.ndarray, y: np.ndarray) -> float:
         gW, gb, loss = self.forward_gradients(x, y)
         clip = self.config.clip_grad_norm
@@ -189,6 +191,7 @@ class Learner:
         self.optimizer.step(params, grads)
         return loss
 
+    @limited
     def train_feedback_batch(self, x: np.ndarray, init: bool = False) -> None:
         """One sleep-phase step on the feedback weights (no-op for fixed feedback)."""
         if not self.config.learns_feedback:
@@ -206,6 +209,7 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator | None):
         yield order[start:start + batch_size]
 
 
+@limited
 def train_epoch(learner: Learner, x: np.ndarray, y: np.ndarray, batch_size: int,
                 rng: np.random.Generator | None = None, max_batches: int | None = None, progress=None) -> float:
     """One pass over (x, y) in shuffled mini-batches; returns the mean training loss."""
@@ -219,6 +223,7 @@ def train_epoch(learner: Learner, x: np.ndarray, y: np.ndarray, batch_size: int,
     return float(np.mean(losses))
 
 
+@limited
 def train_feedback_epoch(learner: Learner, x: np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
                          init: bool = False, max_batches: int | None = None) -> None:
     """One sleep-phase pass over the inputs x."""
@@ -228,6 +233,7 @@ def train_feedback_epoch(learner: Learner, x: np.ndarray, batch_size: int, rng: 
         learner.train_feedback_batch(x[idx], init=init)
 
 
+@limited
 def evaluate(net: RateNetwork, x: np.ndarray, y: np.ndarray, loss: str, batch_size: int = 1000):
     """(mean loss, accuracy or nan) on a data set, in batches."""
     loss_fn = LOSSES[loss][0]

@@ -10,7 +10,8 @@ from dendritic.rate.network import RateNetwork, random_feedback
 
 @pytest.fixture(scope="session")
 def toy_data():
-    return make_teacher_data(np.random.default_rng(1), 5000)
+    """5000 inputs (sleep phase), teacher outputs for the first 256 (the test batches)."""
+    return make_teacher_data(np.random.default_rng(1), 5000, n_labelled=256)
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,12 @@ TOY_TARGET_STEPSIZE = 0.05
 TOY_GAMMA = 0.1
 
 
-def make_teacher_data(rng, n):
+def make_teacher_data(rng, n, n_labelled=None):
+    """n inputs uniform in [-1, 1] and the teacher's outputs for the first ``n_labelled``
+    (default all); the sleep phase needs inputs only, and the 1000-wide teacher is slow."""
     teacher = RateNetwork.create([15, 1000, 1000, 1000, 1000, 5], hidden_activation="relu", rng=rng,
                                  init="he_normal", bias_scale=0.1)
     x = rng.uniform(-1.0, 1.0, (n, 15))
-    return x, teacher.predict(x)
+    return x, teacher.predict(x[:n_labelled])
 
 

@@ -99,15 +99,34 @@ def test_one_epoch_subset_classification(tmp_path):
 
 
 def test_toy_regression_angle_table(tmp_path):
+    """Published toy settings (1000 Euler steps per batch) on the first 640 training samples
+    (5 batches), 500 validation and test samples: the angle table's shapes, DFC-SS close to
+    SSA, and learning."""
     args = _args(tmp_path, "--config", "dfc_toy", "--epochs", "1", "--methods", "dfc_learned",
-                 "--feedback-init-epochs", "2", "--extra-feedback-epochs", "0")
+                 "--feedback-init-epochs", "10", "--extra-feedback-epochs", "0", "--train-subset", "640",
+                 "--test-subset", "500")
     results = read_results(experiment.run(args))
+    assert (results["config"]["n_train"], results["config"]["n_validation"], results["config"]["n_test"]) == (640, 500, 500)
     angles = results["dfc_learned"]["angles"]
     np.testing.assert_array_equal(angles["epoch"], [0, 1])
     assert angles["dfc_vs_mn_layers"].shape == (2, 3)
     assert np.all(angles["dfc_ss_vs_dfc_ssa_network"] < 5.0)
     assert np.all((angles["condition_2"] > 0) & (angles["condition_2"] <= 1))
     assert results["dfc_learned"]["test_loss"][-1] < results["dfc_learned"]["initial_test_loss"]
+
+
+def test_teacher_data_subsets_are_prefixes():
+    teacher = {"hidden_layers": 2, "hidden_size": 20, "activation": "relu", "n_train": 50, "n_validation": 20,
+               "n_test": 30}
+    network = {"input_size": 4, "output_size": 3}
+    full = experiment.teacher_data(teacher, network, 3)
+    sub = experiment.teacher_data(teacher, network, 3, train_subset=10, test_subset=5)
+    assert [len(part[0]) for part in full] == [50, 20, 30]
+    for (x_full, y_full), (x_sub, y_sub) in zip(full, sub):
+        np.testing.assert_array_equal(x_sub, x_full[:len(x_sub)])
+        np.testing.assert_allclose(y_sub, y_full[:len(y_sub)], rtol=1e-12)
+    assert [len(part[0]) for part in sub] == [10, 5, 5]
+    assert not np.allclose(full[0][1], experiment.teacher_data(teacher, network, 4)[0][1])
 
 
 # Full Fashion-MNIST runs: hours on 2 cores. Each writes data/runs/dfc_fmnist_<method>.h5.
