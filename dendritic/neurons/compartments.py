@@ -91,20 +91,23 @@ def input_lines(inputs: Mapping[str, str], expressions: Mapping[str, str] | None
     return "\n".join(lines)
 
 
-def spike_generation(spiking: str, rate: str = "rate", potential: str = "u") -> dict:
+def spike_generation(spiking: str, rate: str = "rate", potential: str = "u", actions=()) -> dict:
     """Keyword arguments of ``NeuronGroup`` for the output mode.
 
     ``poisson``: a spike in each step with probability 1 - exp(-phi(u) dt) (an
     inhomogeneous Poisson process with rate phi(u), Urbanczik & Senn 2014), refractory
     for t_ref; the potential is not reset (as in NEST's ``pp_cond_exp_mc_urbanczik``).
     ``threshold``: spike when u > V_threshold, reset to V_reset, clamped during t_ref.
+    ``actions``: further statements run for each spiking neuron (plasticity traces).
     """
+    actions = tuple(actions)
     if spiking == "poisson":
-        return {"threshold": f"rand() < 1 - exp(-{rate}*dt)", "refractory": "t_ref"}
+        return {"threshold": f"rand() < 1 - exp(-{rate}*dt)", "refractory": "t_ref",
+                **({"reset": "\n".join(actions)} if actions else {})}
     if spiking == "threshold":
         return {
             "threshold": f"{potential} > V_threshold",
-            "reset": f"{potential} = V_reset",
+            "reset": "\n".join((f"{potential} = V_reset", *actions)),
             "refractory": "t_ref",
         }
     raise ValueError(f"unknown spiking mode {spiking!r}; expected 'poisson' or 'threshold'")

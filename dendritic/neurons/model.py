@@ -70,6 +70,7 @@ class NeuronModel:
     description: str = ""
     file: Path | None = None
     extra_equations: tuple[str, ...] = field(default=())
+    spike_actions: tuple[str, ...] = field(default=())
 
     @property
     def spec(self):
@@ -89,6 +90,11 @@ class NeuronModel:
     def with_equations(self, *lines: str) -> "NeuronModel":
         """A copy with extra equation lines (e.g. presynaptic traces of a plasticity rule)."""
         return replace(self, extra_equations=self.extra_equations + tuple(lines))
+
+    def with_spike_actions(self, *statements: str) -> "NeuronModel":
+        """A copy that also runs ``statements`` for each spiking neuron (after the reset,
+        if any), e.g. the increment of a presynaptic trace."""
+        return replace(self, spike_actions=self.spike_actions + tuple(statements))
 
     def equations(self, inputs: Mapping[str, str] | None = None):
         """Brian ``Equations``; ``inputs`` maps input names to expressions."""
@@ -116,7 +122,7 @@ class NeuronModel:
             method=method or "exponential_euler",
             name=name or f"{self.kind}*",
             namespace=namespace or {},
-            **compartments.spike_generation(self.spiking),
+            **compartments.spike_generation(self.spiking, actions=self.spike_actions),
         )
         for key, value in self.parameters.items():
             setattr(group, key, value)

@@ -26,7 +26,7 @@ _log1p = DEFAULT_FUNCTIONS["log1p"].implementations
 if NumpyCodeGenerator not in _log1p._implementations:
     _log1p.add_implementation(NumpyCodeGenerator, code=np.log1p)
 
-__all__ = ["TRANSFER_SCHEMAS", "rate_equation", "log_derivative_expression", "phi", "log_derivative"]
+__all__ = ["TRANSFER_SCHEMAS", "rate_equation", "rate_expression", "log_derivative_expression", "phi", "log_derivative"]
 
 _COMMON = {
     "phi_max": cfg.Quantity(unit=Hz, bound="positive", doc="rate scale phi_max"),
@@ -56,6 +56,11 @@ _LOG_DERIVATIVE = {
 def rate_equation(kind: str, u: str = "u", name: str = "rate") -> str:
     """Brian equation line ``rate = phi(u) : Hz``."""
     return f"{name} = {_RATE[kind].format(u=u)} : Hz"
+
+
+def rate_expression(kind: str, u: str) -> str:
+    """Brian expression of phi(u) (unit Hz) for any potential expression ``u``."""
+    return _RATE[kind].format(u=u)
 
 
 def log_derivative_expression(kind: str, u: str) -> str:
