@@ -28,6 +28,8 @@ inter-spike interval, the criterion stated in the paper.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "detection_events",
     "detection_reset",
     "initialise_detection",
+    "register_event_code",
+    "relay_group",
     "classify_spikes",
     "population_signals",
     "NEVER",
@@ -76,6 +80,63 @@ def initialise_detection(group, burst_window=None) -> None:
     group.in_burst = 0
     if burst_window is not None:
         group.burst_window = burst_window
+
+
+def register_event_code(group, reset: str, event_code=None) -> None:
+    """Attach the spike reset and any extra code triggered by ``spike``, ``event`` or
+    ``burst`` to ``group``, all in the ``after_thresholds`` slot, after the custom
+    events' thresholders (which Brian places in that slot with order 0).
+
+    Brian allows one code block per event and group, so every module's lines for an
+    event are joined here (``event_code`` maps an event to a list of code strings).
+    Running them before the ``synapses`` slot means synapses see this step's updates:
+    the short-term plasticity release of the current spike, and presynaptic traces
+    that include the current event (trace(t) sums events at times <= t).
+    """
+    event_code = {key: list(lines) for key, lines in (event_code or {}).items()}
+    if "spike" not in group.events:
+        raise ValueError(f"{group.name}: no threshold")
+    unknown = set(event_code) - set(group.events)
+    if unknown:
+        raise ValueError(f"{group.name}: no event(s) {sorted(unknown)}; it has {sorted(group.events)}")
+    event_code.setdefault("spike", [])
+    event_code["spike"].insert(0, reset)
+    for event, lines in event_code.items():
+        code = "\n".join(line for line in lines if line)
+        if code:
+            # custom-event thresholders also sit in "after_thresholds" (order 0): run after them
+            group.run_on_event(event, code, when="after_thresholds", order=1)
+
+
+@contextlib.contextmanager
+def reset_added_later():
+    """Create a thresholded ``NeuronGroup`` whose reset :func:`register_event_code` adds
+    afterwards, without Brian's warning about a threshold without reset."""
+    import logging
+
+    logger = logging.getLogger("brian2.groups.neurongroup.only_threshold")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+def relay_group(N: int, name: str, extra_equations: str = "", event_code=None, burst_window=16e-3):
+    """Neurons that spike when told to (``forced = 1``, e.g. by a ``SpikeGeneratorGroup``
+    through ``Synapses(..., on_pre="forced_post = 1")``, one step later), with the same
+    online event and burst detection as the bursting neuron: imposed spike trains for
+    plasticity protocols and tests."""
+    from brian2 import NeuronGroup, second
+
+    equations = "\n".join(["forced : 1", detection_equations(), extra_equations])
+    with reset_added_later():
+        group = NeuronGroup(N, equations, threshold="forced > 0.5", events=detection_events("forced > 0.5"),
+                            name=name, namespace={})
+    register_event_code(group, "forced = 0\n" + detection_reset(), event_code)
+    group.burst_window = burst_window * second
+    return group
 
 
 # ---------------------------------------------------------------------------------------

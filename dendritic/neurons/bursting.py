@@ -239,21 +239,28 @@ class BurstingModel:
             *self.extra_equations,
         )
 
-    def make_group(self, N: int, name: str | None = None, inputs=None, method: str = "euler") -> NeuronGroup:
+    def make_group(self, N: int, name: str | None = None, inputs=None, method: str = "euler",
+                   event_code: Mapping[str, list[str]] | None = None) -> NeuronGroup:
         """A ``NeuronGroup`` of ``N`` neurons with this model's parameters set.
 
         Pyramidal groups carry the custom events ``event`` and ``burst``
-        (:mod:`dendritic.bursts`). States are set by :meth:`initialise`, after all
-        parameters of the network (``Backend.parameters_set``).
+        (:mod:`dendritic.bursts`). ``event_code`` maps ``"spike"``, ``"event"`` or
+        ``"burst"`` to extra code lines run on that event (short-term plasticity,
+        plasticity traces); with the reset they run before synaptic propagation, see
+        :func:`dendritic.bursts.register_event_code`. States are set by
+        :meth:`initialise`, after all parameters of the network
+        (``Backend.parameters_set``).
         """
         spec = self.spec
         reset = spec.reset + ("\n" + bursts.detection_reset() if self.detects_bursts else "")
-        group = NeuronGroup(
-            N, self.equations(inputs), method=method, name=name or f"{self.kind}*",
-            threshold=spec.threshold, reset=reset, refractory=spec.refractory,
-            events=bursts.detection_events(spec.threshold) if self.detects_bursts else None,
-            namespace={},
-        )
+        with bursts.reset_added_later():
+            group = NeuronGroup(
+                N, self.equations(inputs), method=method, name=name or f"{self.kind}*",
+                threshold=spec.threshold, refractory=spec.refractory,
+                events=bursts.detection_events(spec.threshold) if self.detects_bursts else None,
+                namespace={},
+            )
+        bursts.register_event_code(group, reset, event_code)
         for key, value in self.parameters.items():
             setattr(group, key, value)
         return group

@@ -1,0 +1,129 @@
+"""Tsodyks-Markram short-term plasticity with facilitation, kept per presynaptic neuron.
+
+Source: Markram, Wang & Tsodyks 1998 (PNAS); the extended form used by Payeur et al.
+2021 (Nature Neuroscience), Auryn's ``STPConnection`` and ``STPeTMConnection.cpp`` in
+``apayeur/spikingburstprop``. Between presynaptic spikes the resources x recover to 1
+and the utilisation u relaxes to U::
+
+    tau_D dx/dt = 1 - x,        tau_F du/dt = U - u
+
+At a transmitted spike the synapse releases ``u x`` (the efficacy that multiplies the
+weight), then ``x -> x - u x`` and ``u -> u + f (1 - u)`` (u is the utilisation before
+the spike's facilitation, as in ``STPeTMConnection::push_attributes``). Starting from
+x = 1, u = U, the first spike releases U.
+
+Presets (Payeur et al. 2021, Methods; ``set_Depressing_connection`` and
+``set_Facilitating_connection`` in ``sim_propagation.cpp``):
+
+=============  =====  ======  ======  ===
+preset         U      tau_D   tau_F   f
+=============  =====  ======  ======  ===
+depressing     0.9    20 ms   1 s     0.1   (feedforward: transmits events)
+facilitating   0.02   100 ms  100 ms  0.1   (feedback: transmits bursts)
+=============  =====  ======  ======  ===
+
+As in Auryn the state lives in the presynaptic neuron, not in each synapse: all
+synapses of one projection from a neuron share x and u, so the update costs two
+exponentials per presynaptic spike, and each synapse only multiplies its weight by
+``release_<name>_pre``. Between spikes the solution is exact (evaluated lazily at the
+next spike from the time of the last one), so there is no integration error.
+
+Use::
+
+    model = model.with_equations(short_term.neuron_equations("ff"))
+    group = model.make_group(N, event_code={"spike": [short_term.event_code("ff")]})
+    short_term.set_parameters(group, "ff", **short_term.PRESETS["depressing"])
+    ...  # Backend.parameters_set
+    short_term.initialise(group, "ff")
+    Synapses(group, target, "w : 1", on_pre=f"g_ampa_s_post += w*{short_term.efficacy('ff')}")
+
+The idealised alternatives of the published XOR network need no state: transmit only
+events or only bursts with ``Synapses(..., on_event={"pre": "event"})`` or ``"burst"``
+(see :func:`transmission_event`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import ms, second
+
+__all__ = ["PRESETS", "TRANSMISSION", "neuron_equations", "event_code", "set_parameters", "initialise",
+           "efficacy", "transmission_event", "reference_release"]
+
+PRESETS = {
+    "depressing": {"U": 0.9, "tau_D": 20 * ms, "tau_F": 1 * second, "f": 0.1},
+    "facilitating": {"U": 0.02, "tau_D": 100 * ms, "tau_F": 100 * ms, "f": 0.1},
+}
+
+#: What a projection transmits: every spike, only events (first spikes of trains) or
+#: only bursts (second spikes), the last two being the idealised channels of the XOR
+#: network in Payeur et al. 2021.
+TRANSMISSION = {"spikes": "spike", "events": "event", "bursts": "burst"}
+
+
+def neuron_equations(name: str) -> str:
+    """State and parameters of one short-term plasticity channel, for the presynaptic group."""
+    return "\n".join([
+        f"x_{name} : 1  # available resources",
+        f"u_{name} : 1  # utilisation",
+        f"release_{name} : 1  # u*x released by the neuron's last transmitted spike",
+        f"t_{name} : second  # time of the last transmitted spike",
+        f"U_{name} : 1 (shared, constant)",
+        f"tau_D_{name} : second (shared, constant)",
+        f"tau_F_{name} : second (shared, constant)",
+        f"f_{name} : 1 (shared, constant)",
+    ])
+
+
+def event_code(name: str) -> str:
+    """Neuron code run at each transmitted spike (before synaptic propagation)."""
+    return "\n".join([
+        f"x_{name} = 1 - (1 - x_{name})*exp(-(t - t_{name})/tau_D_{name})",
+        f"u_{name} = U_{name} + (u_{name} - U_{name})*exp(-(t - t_{name})/tau_F_{name})",
+        f"release_{name} = u_{name}*x_{name}",
+        f"x_{name} = x_{name} - u_{name}*x_{name}",
+        f"u_{name} = u_{name} + f_{name}*(1 - u_{name})",
+        f"t_{name} = t",
+    ])
+
+
+def set_parameters(group, name: str, U, tau_D, tau_F, f) -> None:
+    for key, value in {"U": U, "tau_D": tau_D, "tau_F": tau_F, "f": f}.items():
+        setattr(group, f"{key}_{name}", value)
+
+
+def initialise(group, name: str) -> None:
+    """Fully recovered (x = 1, u = U), no spike yet."""
+    from dendritic.bursts import NEVER
+
+    setattr(group, f"x_{name}", 1.0)
+    setattr(group, f"u_{name}", f"U_{name}")
+    setattr(group, f"release_{name}", 0.0)
+    setattr(group, f"t_{name}", NEVER * second)
+
+
+def efficacy(name: str) -> str:
+    """Expression for synaptic code: the release of the presynaptic neuron's current spike."""
+    return f"release_{name}_pre"
+
+
+def transmission_event(transmit: str) -> str:
+    """Brian event name of a projection that transmits ``"spikes"``, ``"events"`` or ``"bursts"``."""
+    if transmit not in TRANSMISSION:
+        raise ValueError(f"unknown transmission {transmit!r}; expected one of {', '.join(TRANSMISSION)}")
+    return TRANSMISSION[transmit]
+
+
+def reference_release(spike_times, U: float, tau_D: float, tau_F: float, f: float):
+    """NumPy recursion of the model: the release u_k x_k at each spike (times in seconds)."""
+    times = np.asarray(spike_times, dtype=float)
+    release = np.empty(len(times))
+    x, u = 1.0, U
+    for k, time in enumerate(times):
+        if k > 0:
+            interval = time - times[k - 1]
+            x = 1 - (1 - x) * np.exp(-interval / tau_D)
+            u = U + (u - U) * np.exp(-interval / tau_F)
+        release[k] = u * x
+        x, u = x - u * x, u + f * (1 - u)
+    return release
