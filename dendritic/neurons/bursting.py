@@ -240,7 +240,7 @@ class BurstingModel:
         )
 
     def make_group(self, N: int, name: str | None = None, inputs=None, method: str = "euler",
-                   event_code: Mapping[str, list[str]] | None = None) -> NeuronGroup:
+                   event_code: Mapping[str, list[str]] | None = None, namespace=None) -> NeuronGroup:
         """A ``NeuronGroup`` of ``N`` neurons with this model's parameters set.
 
         Pyramidal groups carry the custom events ``event`` and ``burst``
@@ -249,7 +249,8 @@ class BurstingModel:
         plasticity traces); with the reset they run before synaptic propagation, see
         :func:`dendritic.bursts.register_event_code`. States are set by
         :meth:`initialise`, after all parameters of the network
-        (``Backend.parameters_set``).
+        (``Backend.parameters_set``). ``namespace`` holds external objects that input
+        expressions use (e.g. ``TimedArray`` stimuli).
         """
         spec = self.spec
         reset = spec.reset + ("\n" + bursts.detection_reset() if self.detects_bursts else "")
@@ -258,25 +259,26 @@ class BurstingModel:
                 N, self.equations(inputs), method=method, name=name or f"{self.kind}*",
                 threshold=spec.threshold, refractory=spec.refractory,
                 events=bursts.detection_events(spec.threshold) if self.detects_bursts else None,
-                namespace={},
+                namespace=dict(namespace or {}),
             )
         bursts.register_event_code(group, reset, event_code)
         for key, value in self.parameters.items():
             setattr(group, key, value)
         return group
 
-    def initialise(self, group: NeuronGroup, potential_spread=None, rng: np.random.Generator | None = None) -> None:
+    def initialise(self, group: NeuronGroup, potential_sd=None, rng: np.random.Generator | None = None) -> None:
         """Rest (potentials at E_L, threshold at V_T, no adaptation, no spike yet).
 
-        ``potential_spread`` (a voltage) draws the somatic potential uniformly in
-        [E_L, E_L + spread) from ``rng`` (NumPy, so that every target starts alike), as
-        the published circuits do (``random_mem``).
+        ``potential_sd`` (a voltage) draws the somatic potential from a normal
+        distribution around E_L with that standard deviation, from the NumPy generator
+        ``rng`` (so that every target starts alike), as the published circuits do
+        (Auryn's ``random_mem(-70 mV, 5 mV)``).
         """
         potential = self.spec.potential
         setattr(group, potential, "E_L")
-        if potential_spread is not None and float(potential_spread) > 0:
+        if potential_sd is not None and float(potential_sd) > 0:
             rng = rng or np.random.default_rng(0)
-            values = np.asarray(self.parameters["E_L"]) + rng.uniform(0, float(potential_spread), len(group))
+            values = float(self.parameters["E_L"]) + rng.normal(0, float(potential_sd), len(group))
             setattr(group, potential, Quantity(values, dim=mV.dim))
         if self.kind == "payeur_pyramidal":
             group.V_d = "E_L"
