@@ -102,6 +102,9 @@ SCHEMA = {
     "batch_size": cfg.Integer("mini-batch size", minimum=1),
     "validation": cfg.Integer("training samples held out for validation", minimum=0, default=0),
     "dtype": cfg.Choice("floating point type", options=("float32", "float64"), default="float64"),
+    "normalization": cfg.Choice("input scaling: pixels / 255 ('unit') or standardised with the training "
+                                "mean and std ('standardize')", options=("unit", "standardize"),
+                                default="standardize"),
     "angle_every": cfg.Integer("epochs between angle measurements (regression)", minimum=1, default=10),
     "gamma": cfg.Number("damping of the MN and GN references", bound="positive", default=0.1),
     "network": cfg.Table("student network", schema=_NETWORK),
@@ -211,8 +214,11 @@ def _feedback_epochs(method: dict, args) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- classification
 
 def load_classification_data(dataset: str, data_dir: Path | None, validation: int, dtype, train_subset=None,
-                             test_subset=None):
-    """Standardised (x_train, y_train, x_val, y_val, x_test, y_test); validation = last N training samples."""
+                             test_subset=None, normalization: str = "standardize"):
+    """(x_train, y_train, x_val, y_val, x_test, y_test, n_classes); validation = last N training
+    samples. ``normalization``: "standardize" (one scalar mean and std of the training images
+    used, like the published MNIST code's fixed 0.1307 / 0.3081) or "unit" (pixels / 255
+    only, as the published Fashion-MNIST code, ``utils.FastFashionMNIST``)."""
     if dataset == "fashion_mnist":
         ds = datasets.load_fashion_mnist(data_dir)
     elif dataset == "mnist":
@@ -227,7 +233,11 @@ def load_classification_data(dataset: str, data_dir: Path | None, validation: in
     if train_subset:
         x_train, y_train = x_train[:train_subset], y_train[:train_subset]
     x_test, y_test = (ds.x_test[:test_subset], ds.y_test[:test_subset]) if test_subset else (ds.x_test, ds.y_test)
-    x_train, x_val, x_test = datasets.standardize(x_train, x_val, x_test, dtype=dtype)
+    dtype = np.dtype(dtype)
+    if normalization == "unit":
+        x_train, x_val, x_test = (np.asarray(a, dtype=dtype) / dtype.type(255) for a in (x_train, x_val, x_test))
+    else:
+        x_train, x_val, x_test = datasets.standardize(x_train, x_val, x_test, dtype=dtype)
     return x_train, y_train, x_val, y_val, x_test, y_test, ds.n_classes
 
 
@@ -278,9 +288,10 @@ def run_classification(experiment: dict, args, output: Path) -> dict:
     dataset = args.dataset or experiment["dataset"]
     dtype = np.dtype(experiment["dtype"])
     data = load_classification_data(dataset, args.data_dir, experiment["validation"], dtype,
-                                    args.train_subset, args.test_subset)
+                                    args.train_subset, args.test_subset, experiment["normalization"])
     epochs = experiment["epochs"] if args.epochs is None else args.epochs
-    results = {"config": {"dataset": dataset, "epochs": epochs, "n_train": len(data[0]), "n_validation": len(data[2]),
+    results = {"config": {"dataset": dataset, "epochs": epochs, "normalization": experiment["normalization"],
+                          "n_train": len(data[0]), "n_validation": len(data[2]),
                           "n_test": len(data[4]), "experiment_file": experiment["path"]}}
 
     for method in _selected(experiment, args):

@@ -148,3 +148,31 @@ def test_fashion_mnist_full_accuracy(method):
           f"{selected:.4f}, max {test.max():.4f}")
     assert len(test) <= 40
     assert selected >= FULL_TARGETS[method]
+
+
+@pytest.mark.parametrize("normalization", ["unit", "standardize"])
+def test_classification_input_normalization(tmp_path, normalization):
+    """'unit': pixels / 255 (the published Fashion-MNIST loader); 'standardize': one scalar
+    mean and std of the training images; validation = the last training images."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (30, 4, 4), dtype=np.uint8)
+    labels = rng.integers(0, 10, 30).astype(np.uint8)
+    datasets.write_idx(tmp_path / "train-images-idx3-ubyte", images[:20])
+    datasets.write_idx(tmp_path / "train-labels-idx1-ubyte", labels[:20])
+    datasets.write_idx(tmp_path / "t10k-images-idx3-ubyte", images[20:])
+    datasets.write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels[20:])
+    x_train, y_train, x_val, y_val, x_test, y_test, n_classes = experiment.load_classification_data(
+        "mnist", tmp_path, 5, np.float32, normalization=normalization)
+    raw = images.reshape(30, 16).astype(np.float64) / 255.0
+    if normalization == "unit":
+        expected = raw
+    else:
+        expected = (raw - raw[:15].mean()) / raw[:15].std()
+    assert x_train.dtype == np.float32 and x_train.shape == (15, 16) and n_classes == 10
+    np.testing.assert_allclose(np.concatenate([x_train, x_val, x_test]), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate([y_train, y_val, y_test]), labels)
+
+
+def test_fashion_mnist_file_uses_published_scaling():
+    assert experiment.load_experiment("dfc_fashion_mnist")["normalization"] == "unit"
+    assert experiment.load_experiment("dfc_mnist")["normalization"] == "standardize"
