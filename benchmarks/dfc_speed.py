@@ -11,9 +11,12 @@ Reference (authors' PyTorch code, 2 CPU cores, float64): BP ~0.01 s/batch (5-8 s
 0.85 GB); DFC-SSA with trained feedback ~410 s/epoch; simulated DFC 3.8 s/batch at 300
 steps (3.4 GB) and 16.8 s/batch at 1500 steps (13.7 GB).
 
-    python benchmarks/dfc_speed.py [--threads 1] [--dtype float32] [--batches 5]
+    python benchmarks/dfc_speed.py [--threads 1] [--dtype float32] [--batches 5] [--helper-thread 0|1]
 
-Prints a table and writes ``data/benchmarks/dfc_speed.json``.
+Prints a table and writes ``data/benchmarks/dfc_speed.json`` and ``dfc_speed.png``
+(speed-up over the reference per method). The rate package runs BLAS on one thread
+(``dendritic.rate.threads``) plus, with ``--helper-thread 1``, one helper thread for
+the trajectory sums and the noise draws of the simulated dynamics.
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--batches", type=int, default=5, help="timed batches per method (after one warm-up)")
     parser.add_argument("--methods", default=",".join(REFERENCE))
+    parser.add_argument("--helper-thread", type=int, choices=(0, 1), default=0,
+                        help="use the rate package's helper thread (default 0)")
     parser.add_argument("--output", type=Path, default=Path("data/benchmarks/dfc_speed.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -119,6 +124,7 @@ def main(argv=None) -> int:
         return 0
 
     env = dict(os.environ)
+    env["DENDRITIC_HELPER_THREAD"] = str(args.helper_thread)
     if args.threads is not None:
         for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[key] = str(args.threads)
@@ -153,14 +159,44 @@ def main(argv=None) -> int:
           f"{args.threads if args.threads is not None else 'default'}, {args.dtype}")
     import numpy as np
 
-    report = {"rows": rows, "goals": GOALS, "dtype": args.dtype, "threads": args.threads, "batch_size": BATCH,
+    report = {"rows": rows, "goals": GOALS, "dtype": args.dtype, "threads": args.threads,
+              "helper_thread": args.helper_thread, "batch_size": BATCH,
               "train_images": TRAIN_IMAGES, "load_average": load, "cpus": os.cpu_count(),
               "machine": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
-    print(f"saved {args.output}")
+    figure = _plot(rows, args.output.with_suffix(".png"), load[0])
+    print(f"saved {args.output} and {figure}")
     return 0
+
+
+def _plot(rows, path: Path, load: float) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [row["method"] for row in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    y = range(len(rows))
+    per_epoch = [row["speedup_per_epoch"] for row in rows]
+    per_batch = [row["speedup_per_batch"] or float("nan") for row in rows]
+    axes[0].barh([k + 0.2 for k in y], per_batch, height=0.4, label="per batch (wall)")
+    axes[0].barh([k - 0.2 for k in y], per_epoch, height=0.4, label="per epoch (wall)")
+    axes[0].axvline(1.0, color="k", lw=0.8)
+    axes[0].axvline(10.0, color="r", ls="--", lw=0.8, label="10x goal (simulated DFC)")
+    axes[0].set(yticks=list(y), yticklabels=names, xscale="log", xlabel="speed-up over the reference",
+                title=f"rate DFC, Fashion-MNIST batch 128 (load {load:.1f})")
+    axes[0].legend(fontsize=7)
+    axes[1].barh(list(y), [row["peak_gb"] for row in rows], color="C2")
+    axes[1].axvline(2.0, color="r", ls="--", lw=0.8, label="2 GB goal")
+    axes[1].set(yticks=list(y), yticklabels=[""] * len(rows), xlabel="peak memory (GB)")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dendritic.rate.network import RateNetwork
+from dendritic.rate.network import ACTIVATIONS, RateNetwork, matmul
 from dendritic.rate.references import full_jacobian
-from dendritic.rate.threads import limited
+from dendritic.rate.threads import helper, limited
 
 __all__ = [
     "ControllerSettings",
@@ -162,7 +162,8 @@ def analytic_steady_state(net: RateNetwork, x: np.ndarray, target: np.ndarray, a
     v, v_basal, v_apical, r = [], [], [], []
     r_prev = x
     for i in range(net.depth):
-        basal = net.basal(i, r_prev)
+        # the first layer's basal input W_1 x + b_1 is the feedforward pass's
+        basal = voltages[0] if i == 0 else net.basal(i, r_prev)
         apical = _apical(q_layers[i], u)
         soma = basal + apical
         r_prev = net.phi(i, soma)
@@ -170,15 +171,21 @@ def analytic_steady_state(net: RateNetwork, x: np.ndarray, target: np.ndarray, a
     return SteadyState(u=u, v=v, v_basal=v_basal, v_apical=v_apical, r=r)
 
 
-def weight_update_from_state(net: RateNetwork, x: np.ndarray, state: SteadyState):
-    """Delta W_i = < (phi(v_i) - phi(v_i^B)) r_{i-1}^T >_batch, Delta b_i likewise."""
+def weight_update_from_state(net: RateNetwork, x: np.ndarray, state: SteadyState, sample_mask=None):
+    """Delta W_i = < (phi(v_i) - phi(v_i^B)) r_{i-1}^T >_batch, Delta b_i likewise.
+
+    ``sample_mask``: optional boolean (B,); masked-out samples contribute zero, and the
+    average still divides by the full batch.
+    """
     batch = x.shape[0]
     pre = [x] + state.r[:-1]
     dW, db = [], []
     for i in range(net.depth):
         signal = net.phi(i, state.v[i]) - net.phi(i, state.v_basal[i])
-        dW.append(signal.T @ pre[i] / batch)
-        db.append(signal.mean(axis=0))
+        if sample_mask is not None:
+            signal = signal * np.asarray(sample_mask, dtype=signal.dtype)[:, None]
+        dW.append(matmul(signal.T, pre[i]) / batch)
+        db.append(signal.sum(axis=0) / batch)
     return dW, db
 
 
@@ -207,18 +214,29 @@ class Simulation:
 def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: ControllerSettings,
              feedback=None, rng: np.random.Generator | None = None, accumulate_updates: bool = True,
              accumulate_feedback: bool = False, record: tuple[str, ...] = (),
-             feedforward=None) -> Simulation:
+             feedforward=None, chunk_steps: int | None = None) -> Simulation:
     """Euler-integrate the controlled network from the feedforward state.
 
-    Running sums replace stored trajectories: the DFC update needs, per layer,
-    sum_t (phi(v_i) - phi(v_i^B)) r_{i-1}^T; for the first layer the presynaptic rates
-    are the constant input, so only sum_t (phi(v_1) - phi(v_1^B)) is kept per sample and
-    multiplied by x once, and W_1 x + b_1 is computed once. ``record`` names arrays to
-    store for every time point: any of "u", "v_apical", "r_out", "error".
+    Running sums replace stored trajectories. The DFC update needs, per layer,
+    sum_t (phi(v_i) - phi(v_i^B)) r_{i-1}^T: the rates and signals of ``chunk_steps``
+    consecutive steps are kept and summed by one matrix product per layer (same sum,
+    larger and faster products). For the first layer the presynaptic rates are the
+    constant input, so only sum_t (phi(v_1) - phi(v_1^B)) is kept per sample and
+    multiplied by x once, and W_1 x + b_1 is computed once. All arrays are allocated
+    once and updated in place; the apical compartments of all layers are one (B, N)
+    array driven by one product u Q^T per step (u does not change during the layer
+    sweep). With noise, each Euler step uses one (B, N) standard normal draw, columns in
+    layer order, scaled per layer (draws for blocks of steps are made at once, which gives
+    the same numbers). ``record`` names arrays to store for every time point: any of "u",
+    "v_apical", "r_out", "error".
     """
     s = settings
-    if (s.sigma > 0 or s.sigma_output) and rng is None:
+    noisy = s.sigma > 0 or bool(s.sigma_output)
+    if noisy and rng is None:
         raise ValueError("noisy dynamics (sigma > 0) need an rng")
+    for name in record:
+        if name not in _RECORDABLE:
+            raise ValueError(f"cannot record {name!r}: expected 'u', 'v_apical', 'r_out' or 'error'")
     dtype = net.dtype
     x = np.asarray(x, dtype=dtype)
     target = np.asarray(target, dtype=dtype)
@@ -226,6 +244,11 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
     voltages, rates = net.forward(x) if feedforward is None else feedforward
     depth = net.depth
     batch = x.shape[0]
+    sizes = net.sizes[1:]
+    n_out = sizes[-1]
+    n_all = sum(sizes)
+    edges = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    n_updates = s.steps - 1
     tau_a = s.dt if s.apical_time_constant is None else s.apical_time_constant
     a_apical = s.dt / tau_a
     a_soma = s.dt / s.time_constant_ratio
@@ -234,98 +257,235 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
     if s.sigma_output is not None:
         noise_scale[-1] = float(s.sigma_output * np.sqrt(s.dt) / tau_a)
 
+    q_full = np.concatenate([np.asarray(q, dtype=dtype) for q in q_layers], axis=-2)
+    per_sample_q = q_full.ndim == 3
+    q_t = None if per_sample_q else np.ascontiguousarray(q_full.T)  # (n_L, N)
+    w_t = [None] + [np.ascontiguousarray(w.T) for w in net.weights[1:]]
+    biases = net.biases
+    phis = [ACTIVATIONS[name][0] for name in net.activations]
+
     v = [np.array(vi, dtype=dtype, copy=True) for vi in voltages]
-    v_basal = [np.array(vi, dtype=dtype, copy=True) for vi in voltages]
-    v_apical = [np.zeros_like(vi) for vi in voltages]
-    r = [np.array(ri, dtype=dtype, copy=True) for ri in rates]
-    n_out = target.shape[1]
+    basal_input = np.array(voltages[0], dtype=dtype, copy=True)  # W_1 x + b_1, constant
+    v_basal = [basal_input] + [np.empty((batch, n), dtype=dtype) for n in sizes[1:]]
+    work = [np.empty((batch, n), dtype=dtype) for n in sizes]
+    apical = np.zeros((batch, n_all), dtype=dtype)
+    apical_next = np.empty_like(apical) if (a_apical != 1.0 or accumulate_feedback) else apical
+    drive = np.empty_like(apical) if a_apical != 1.0 else None
     u = np.zeros((batch, n_out), dtype=dtype)
     u_int = np.zeros_like(u)
-    basal_input = v_basal[0].copy()  # W_1 x + b_1, constant over the simulation
-    error_initial = np.linalg.norm(target - r[-1], axis=1)
+    e = np.empty_like(u)
+    tmp_u = np.empty_like(u)
+    error_initial = np.linalg.norm(target - rates[-1], axis=1)
 
+    executor = helper()
+    chunk, halves = 1, 1
     if accumulate_updates:
-        # the first layer's basal drive is constant, so is its dendritic prediction
-        basal_rate_first = net.phi(0, basal_input)
-        sum_signal_first = np.zeros_like(v[0])
+        chunk = max(1, min(n_updates, chunk_steps or max(1, 4096 // batch)))
+        halves = 2 if chunk < n_updates else 1
+    # Rate (and signal) history in two halves of ``chunk`` slots: slot h chunk + j holds
+    # r_i after the j-th step of a chunk; while the helper thread sums one half, the
+    # main thread fills the other.
+    r_slots = [np.empty((halves * chunk, batch, n), dtype=dtype) for n in sizes]
+    r_now = [np.array(ri, dtype=dtype, copy=True) for ri in rates]
+    pending = [None] * halves
+    if accumulate_updates:
+        signal_slots = [np.empty((halves * chunk, batch, n), dtype=dtype) for n in sizes]
+        basal_rate_first = phis[0](basal_input)
+        sum_signal_first = np.zeros((batch, sizes[0]), dtype=dtype)
         sum_dW = [None] + [np.zeros_like(w) for w in net.weights[1:]]
         sum_db = [np.zeros_like(b) for b in net.biases]
     if accumulate_feedback:
-        sum_fb = [np.zeros((vi.shape[1], n_out), dtype=dtype) for vi in voltages]
+        sum_fb = np.zeros((n_all, n_out), dtype=dtype)
+    noise = _NoiseBlocks(rng, batch, sizes, noise_scale, n_updates, dtype, executor) if noisy else None
     trajectory = {name: [] for name in record}
     order = range(depth) if s.inst_transmission else range(depth - 1, -1, -1)
+    alpha, dt, k_p = s.alpha, s.dt, s.k_p
 
-    def controller_step(e):
-        nonlocal u, u_int
-        if s.k_p > 0:
-            u_int = u_int + s.dt * (e - s.alpha * u)
-            u = u_int + s.k_p * e
+    def controller_step():
+        # u_int += dt (e - alpha u); u = u_int + k_p e   (k_p = 0: u += dt (e - alpha u))
+        np.multiply(u, alpha, out=tmp_u)
+        np.subtract(e, tmp_u, out=tmp_u)
+        np.multiply(tmp_u, dt, out=tmp_u)
+        if k_p > 0:
+            np.add(u_int, tmp_u, out=u_int)
+            np.multiply(e, k_p, out=u)
+            np.add(u, u_int, out=u)
         else:
-            u = u + s.dt * (e - s.alpha * u)
+            np.add(u, tmp_u, out=u)
 
-    for _ in range(s.steps - 1):
-        e = target - r[-1]
-        if s.proactive:
-            controller_step(e)
-        if accumulate_feedback:
-            apical_before = list(v_apical)  # the loop rebinds, never mutates, these arrays
-        for i in order:
-            r_prev = x if i == 0 else r[i - 1]
-            v_basal[i] = basal_input if i == 0 else net.basal(i, r_prev)
-            drive = _apical(q_layers[i], u)
-            if a_apical == 1.0:
-                v_apical[i] = drive
+    def flush(first, filled):
+        rows = slice(first, first + filled)
+        sum_signal_first[...] += signal_slots[0][rows].sum(axis=0)
+        for i in range(1, depth):
+            sig = signal_slots[i][rows].reshape(-1, sizes[i])
+            pre = r_slots[i - 1][rows].reshape(-1, sizes[i - 1])
+            sum_dW[i] += matmul(sig.T, pre)
+            sum_db[i] += sig.sum(axis=0)
+
+    def layer_views(array):
+        return [array[:, edges[i]:edges[i + 1]] for i in range(depth)]
+
+    views = {id(apical): layer_views(apical), id(apical_next): layer_views(apical_next)}
+    slot = half = 0
+    try:
+        for step in range(n_updates):
+            if slot == 0 and pending[half] is not None:
+                pending[half].result()  # the helper has summed this half: reuse it
+                pending[half] = None
+            index = half * chunk + slot
+            np.subtract(target, r_now[-1], out=e)
+            if s.proactive:
+                controller_step()
+            # apical compartments of all layers: v^A <- v^A + (dt / tau_A) (Q u - v^A) + noise
+            if per_sample_q:
+                new_drive = np.einsum("bnk,bk->bn", q_full, u)
             else:
-                v_apical[i] = v_apical[i] + a_apical * (drive - v_apical[i])
-            if noise_scale[i] > 0:
-                noise = rng.standard_normal(v_apical[i].shape, dtype=np.float32 if dtype == np.float32 else np.float64)
-                v_apical[i] = v_apical[i] + noise_scale[i] * noise
-            v[i] = v[i] + a_soma * (v_apical[i] + v_basal[i] - v[i])
-            r[i] = net.phi(i, v[i])
-        if not s.proactive:
-            controller_step(e)
-        if accumulate_updates:
-            sum_signal_first += r[0]
-            sum_signal_first -= basal_rate_first
-            for i in range(1, depth):
-                signal = r[i] - net.phi(i, v_basal[i])
-                sum_dW[i] += signal.T @ r[i - 1]
-                sum_db[i] += signal.sum(axis=0)
-        if accumulate_feedback:
-            for i in range(depth):
-                sum_fb[i] += apical_before[i].T @ u
-        for name in record:
-            trajectory[name].append(_recorded(name, u, v_apical, r, target))
+                new_drive = np.matmul(u, q_t, out=drive if drive is not None else apical_next)
+            if a_apical == 1.0:
+                if new_drive is not apical_next:
+                    apical_next[...] = new_drive
+            else:
+                np.subtract(new_drive, apical, out=apical_next)
+                apical_next *= a_apical
+                apical_next += apical
+            if noise is not None:
+                apical_next += noise.next()
+            apical_layers = views[id(apical_next)]
+            for i in order:
+                vb = v_basal[i]
+                if i > 0:
+                    matmul(r_now[i - 1], w_t[i], out=vb, work=work[i])
+                    vb += biases[i]
+                # v <- v + (dt / tau_v) (v^A + v^B - v)
+                w = work[i]
+                np.add(apical_layers[i], vb, out=w)
+                w -= v[i]
+                w *= a_soma
+                v[i] += w
+                r_new = r_slots[i][index]
+                phis[i](v[i], out=r_new)
+                r_now[i] = r_new
+                if accumulate_updates:
+                    sig = signal_slots[i][index]
+                    if i == 0:
+                        np.subtract(r_new, basal_rate_first, out=sig)
+                    else:
+                        phis[i](vb, out=sig)
+                        np.subtract(r_new, sig, out=sig)
+            if not s.proactive:
+                controller_step()
+            if accumulate_feedback:
+                # v^A(t) u(t+1)^T: the apical state before this step's update
+                sum_fb += matmul(apical.T, u)
+            if apical_next is not apical:
+                apical, apical_next = apical_next, apical
+            if accumulate_updates:
+                slot += 1
+                if slot == chunk or step == n_updates - 1:
+                    pending[half] = executor.submit(flush, half * chunk, slot)
+                    slot, half = 0, (half + 1) % halves
+            for name in record:
+                trajectory[name].append(_recorded(name, u, apical, r_now, target, edges))
+    finally:
+        for future in pending:
+            if future is not None:
+                future.result()
+        if noise is not None:
+            noise.close()
 
-    n_updates = s.steps - 1
+    v_apical = [apical[:, edges[i]:edges[i + 1]].copy() for i in range(depth)]
+    r_final = [ri.copy() for ri in r_now]
+    v_basal_final = [vb.copy() for vb in v_basal]
     result = Simulation(
-        final=SteadyState(u=u, v=v, v_basal=v_basal, v_apical=v_apical, r=r),
+        final=SteadyState(u=u, v=v, v_basal=v_basal_final, v_apical=v_apical, r=r_final),
         u_int=u_int,
         error_initial=error_initial,
-        error_final=np.linalg.norm(target - r[-1], axis=1),
+        error_final=np.linalg.norm(target - r_final[-1], axis=1),
         trajectory={name: np.stack(values) for name, values in trajectory.items()},
     )
     if accumulate_updates:
         norm = 1.0 / (n_updates * batch)
-        sum_dW[0] = sum_signal_first.T @ x
+        sum_dW[0] = matmul(sum_signal_first.T, x)
         sum_db[0] = sum_signal_first.sum(axis=0)
         result.mean_weight_update = [w * norm for w in sum_dW]
         result.mean_bias_update = [b * norm for b in sum_db]
     if accumulate_feedback:
-        result.feedback_correlation = [c / (n_updates * batch) for c in sum_fb]
+        scale = 1.0 / (n_updates * batch)
+        result.feedback_correlation = [sum_fb[edges[i]:edges[i + 1]] * scale for i in range(depth)]
     return result
 
 
-def _recorded(name, u, v_apical, r, target):
+class _NoiseBlocks:
+    """Scaled standard normal noise for ``steps`` Euler steps, drawn a block of steps at a time.
+
+    Each step's noise is one (B, N) standard normal draw (columns: layer 1, layer 2, ...)
+    times each layer's scale; a block of k steps is one (k, B, N) draw, which NumPy's
+    generators fill with the same numbers as k consecutive (B, N) draws (tested). The
+    next block is drawn by ``executor`` (the helper thread) while this one is used; the
+    generator is used by one thread at a time and only for the announced steps, so the
+    numbers and the generator's final state do not depend on the threading.
+    """
+
+    def __init__(self, rng, batch, sizes, scales, steps, dtype, executor=None, block_bytes=1 << 22):
+        from dendritic.rate.threads import _INLINE
+
+        self.rng = rng
+        self.dtype = np.dtype(dtype)
+        self.executor = executor if executor is not None else _INLINE
+        shape = (batch, sum(sizes))
+        per_step = batch * sum(sizes) * self.dtype.itemsize
+        self.remaining = steps
+        self.block_steps = max(1, min(steps, block_bytes // per_step))
+        count = 2 if steps > self.block_steps else 1
+        self.buffers = [np.empty((self.block_steps,) + shape, dtype=self.dtype) for _ in range(count)]
+        self.scale_row = np.concatenate([np.full(n, scale, dtype=self.dtype) for n, scale in zip(sizes, scales)])
+        self.current = -1
+        self.position = self.available = 0
+        self.future = self._submit(0)
+
+    def _fill(self, buffer, count):
+        block = buffer[:count]
+        self.rng.standard_normal(out=block, dtype=self.dtype)
+        block *= self.scale_row
+        return count
+
+    def _submit(self, which):
+        count = min(self.block_steps, self.remaining)
+        if count <= 0:
+            return None
+        self.remaining -= count
+        return which, self.executor.submit(self._fill, self.buffers[which], count)
+
+    def next(self) -> np.ndarray:
+        """The next step's noise times each layer's scale, (B, N)."""
+        if self.position >= self.available:
+            if self.future is None:
+                raise RuntimeError("noise requested for more steps than announced")
+            which, future = self.future
+            self.available = future.result()
+            self.current, self.position = which, 0
+            self.future = self._submit((which + 1) % len(self.buffers))
+        self.position += 1
+        return self.buffers[self.current][self.position - 1]
+
+    def close(self) -> None:
+        """Wait for a draw still running (after an error in the caller)."""
+        if self.future is not None:
+            self.future[1].result()
+            self.future = None
+
+
+_RECORDABLE = ("u", "v_apical", "r_out", "error")
+
+
+def _recorded(name, u, apical, r, target, edges):
     if name == "u":
         return u.copy()
     if name == "v_apical":
-        return np.concatenate(v_apical, axis=1)
+        return apical.copy()
     if name == "r_out":
         return r[-1].copy()
-    if name == "error":
-        return np.linalg.norm(target - r[-1], axis=1)
-    raise ValueError(f"cannot record {name!r}: expected 'u', 'v_apical', 'r_out' or 'error'")
+    return np.linalg.norm(target - r[-1], axis=1)
 
 
 def convergence(simulation: Simulation, r_out_feedforward: np.ndarray, target: np.ndarray, alpha: float,
@@ -370,20 +530,37 @@ def dfc_update(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Co
     info = {"converged_fraction": float(converged.mean()), "diverged_fraction": float(diverged.mean()),
             "distance": distance}
     keep = np.ones(len(x), dtype=bool) if include_nonconverged else converged
-    if not keep.all():
-        # Samples evolve independently, so re-simulating the kept ones reproduces their
-        # trajectories exactly; the dropped ones then contribute zero.
-        if not keep.any():
-            return [np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases], info
-        scale = keep.sum() / len(x)
-        sub_ff = ([v[keep] for v in feedforward[0]], [r[keep] for r in feedforward[1]])
-        sub_fb = feedback[keep] if isinstance(feedback, np.ndarray) and feedback.ndim == 3 else feedback
-        dW, db, _ = dfc_update(net, x[keep], target[keep], settings, variant, sub_fb, True, sub_ff)
-        return [w * scale for w in dW], [b * scale for b in db], info
-    if variant == "dfc":
-        return sim.mean_weight_update, sim.mean_bias_update, info
-    dW, db = weight_update_from_state(net, x, sim.final)
-    return dW, db, info
+    if keep.all():
+        if variant == "dfc":
+            return sim.mean_weight_update, sim.mean_bias_update, info
+        dW, db = weight_update_from_state(net, x, sim.final)
+        return dW, db, info
+    if not keep.any():
+        return [np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases], info
+    if variant == "dfc_ss":
+        dW, db = weight_update_from_state(net, x, sim.final, sample_mask=keep)
+        return dW, db, info
+    # Samples evolve independently, so a simulation of a subset reproduces their
+    # trajectories: re-simulate the smaller of the two groups, and either subtract the
+    # dropped samples' share of the batch sum or keep the kept samples' share.
+    dropped = ~keep
+    group = dropped if dropped.sum() < keep.sum() else keep
+    sub = simulate(net, x[group], target[group], settings, feedback=_subset_feedback(feedback, group),
+                   feedforward=([v[group] for v in feedforward[0]], [r[group] for r in feedforward[1]]))
+    share = group.sum() / len(x)
+    if group is keep:
+        return ([w * share for w in sub.mean_weight_update], [b * share for b in sub.mean_bias_update], info)
+    return ([w - share * d for w, d in zip(sim.mean_weight_update, sub.mean_weight_update)],
+            [b - share * d for b, d in zip(sim.mean_bias_update, sub.mean_bias_update)], info)
+
+
+def _subset_feedback(feedback, mask):
+    """Per-sample feedback (3-D arrays) restricted to the samples in ``mask``; shared Q unchanged."""
+    if isinstance(feedback, np.ndarray):
+        return feedback[mask] if feedback.ndim == 3 else feedback
+    if feedback is None:
+        return None
+    return [q[mask] if q.ndim == 3 else q for q in feedback]
 
 
 @limited

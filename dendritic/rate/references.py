@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dendritic.rate.network import RateNetwork
+from dendritic.rate.network import RateNetwork, matmul
 
 __all__ = [
     "layer_jacobians",
@@ -48,7 +48,7 @@ def layer_jacobians(net: RateNetwork, voltages: list[np.ndarray]) -> list[np.nda
     for i in range(depth - 2, -1, -1):
         # one (B n_L, n_{i+1}) x (n_{i+1}, n_i) product instead of B small ones
         batch, n_out, n_next = jac[i + 1].shape
-        back = (jac[i + 1].reshape(batch * n_out, n_next) @ net.weights[i + 1]).reshape(batch, n_out, -1)
+        back = matmul(jac[i + 1].reshape(batch * n_out, n_next), net.weights[i + 1]).reshape(batch, n_out, -1)
         jac[i] = back * net.phi_prime(i, voltages[i])[:, None, :]
     return jac
 
@@ -131,10 +131,10 @@ def backprop_gradients(net: RateNetwork, x: np.ndarray, output_gradient: np.ndar
     grads_W = [None] * net.depth
     grads_b = [None] * net.depth
     for i in range(net.depth - 1, -1, -1):
-        grads_W[i] = delta.T @ pre[i]
+        grads_W[i] = matmul(delta.T, pre[i])
         grads_b[i] = delta.sum(axis=0)
         if i > 0:
-            delta = (delta @ net.weights[i]) * net.phi_prime(i - 1, voltages[i - 1])
+            delta = matmul(delta, net.weights[i]) * net.phi_prime(i - 1, voltages[i - 1])
     return grads_W, grads_b
 
 

@@ -68,14 +68,25 @@ class Adam:
         self.t += 1
         correction1 = 1.0 - self.beta1 ** self.t
         correction2 = 1.0 - self.beta2 ** self.t
+        step_size = self.lr / correction1
         for p, g, m, s in zip(params, grads, self.m, self.s):
             if self.weight_decay:
                 g = g + self.weight_decay * p
+            work = np.empty_like(p)  # in place: one scratch array instead of five temporaries
             m *= self.beta1
-            m += (1.0 - self.beta1) * g
+            np.multiply(g, 1.0 - self.beta1, out=work)
+            m += work
             s *= self.beta2
-            s += (1.0 - self.beta2) * g * g
-            p -= self.lr * (m / correction1) / (np.sqrt(s / correction2) + self.eps)
+            np.multiply(g, g, out=work)
+            work *= 1.0 - self.beta2
+            s += work
+            # p -= lr (m / c1) / (sqrt(s / c2) + eps)
+            np.divide(s, correction2, out=work)
+            np.sqrt(work, out=work)
+            work += self.eps
+            np.divide(m, work, out=work)
+            work *= step_size
+            p -= work
 
 
 def clip_by_norm(grad: np.ndarray, max_norm: float) -> np.ndarray:

@@ -29,13 +29,13 @@ def test_limit_applies_inside_and_is_restored():
 
 def test_decorated_entry_point_runs_limited(monkeypatch):
     seen = []
-    original = dfc._apical
+    original = dfc.matmul
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         seen.append(_blas_threads())
-        return original(*args)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(dfc, "_apical", spy)
+    monkeypatch.setattr(dfc, "matmul", spy)
     monkeypatch.setattr(threads, "BLAS_THREADS", 1)
     net = RateNetwork.create([3, 4, 2], rng=np.random.default_rng(0))
     x = np.zeros((2, 3))
