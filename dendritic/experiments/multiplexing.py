@@ -30,6 +30,7 @@ Connections with weight 0 in the file are not built.
 
 from __future__ import annotations
 
+import os
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,6 +312,14 @@ def correlations(analysis: dict, names=("pyr1", "pyr2")) -> dict:
     }
 
 
+def limit_make_jobs() -> None:
+    """Compile standalone code with at most one job per core: Brian's default ``make -j``
+    starts one compiler per file at once (dozens), which swamps a small machine."""
+    from brian2 import prefs
+
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(1, min(4, os.cpu_count() or 1))}"]
+
+
 def simulate(spec: CircuitSpec, target="cython", build_dir=None, seed=None, progress=False, threads=0):
     """Build and run the circuit; return (raw results, analysis, correlations, timing)."""
     import time
@@ -321,6 +330,7 @@ def simulate(spec: CircuitSpec, target="cython", build_dir=None, seed=None, prog
         spec.values["run"]["seed"] = seed
     backend = Backend(target, build_dir=build_dir, seed=spec.values["run"]["seed"], dt=run["dt"],
                       progress=progress, threads=threads)
+    limit_make_jobs()
     start = time.perf_counter()
     with backend:
         circuit = build_circuit(spec, backend)

@@ -7,7 +7,7 @@ from brian2 import EventMonitor, Network, SpikeGeneratorGroup, SpikeMonitor, Syn
 
 from dendritic import bursts
 from dendritic.backend import Backend
-from dendritic.experiments.plasticity_protocol import burst_poisson_train
+from dendritic.experiments.plasticity_protocol import burst_poisson_train, limit_make_jobs
 from dendritic.plasticity import bdsp
 
 DT = 0.1e-3
@@ -34,6 +34,7 @@ def _generator(trains, name):
 
 
 def _run(target, build_dir=None):
+    limit_make_jobs()
     pre_trains, post_trains, i, j, w0 = _protocol()
     with Backend(target, build_dir=build_dir, seed=1, dt=DT * second) as backend:
         drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")

@@ -1,0 +1,135 @@
+"""Benchmark of issue 4: wall time and simulated seconds per wall-clock second of the
+full-size multiplexing circuit (Payeur et al. 2021, Fig. 3: 2 x 4,000 bursting
+pyramidal neurons, 1,000 PV, 1,000 SOM, p = 0.05, 12 private Poisson inputs per
+population; 1 s burn-in + 3 s) on cython and cpp_standalone, one core.
+
+Each target runs in its own Python process (clean device state). Reported per target:
+
+* ``build_circuit_s``: creating the Brian objects and drawing the connectivity;
+* ``compile_s``: cython: set-up time of ``network.run`` (code generation and Cython
+  compilation, or loading cached extensions); standalone: ``make``;
+* ``run_s``: the simulation loop alone (cython: Brian's loop timer; standalone: the
+  binary's own timer, ``results/last_run_info.txt``);
+* ``wall_s``: everything, from building the circuit to having the results in Python;
+* ``sim_per_wall``: simulated seconds / ``run_s`` (> 1: faster than real time);
+* the Fig. 3 correlations of the run, as a check that the benchmark ran the model.
+
+Usage::
+
+    python benchmarks/multiplexing.py                         # cython and cpp_standalone, 4,000 / population
+    python benchmarks/multiplexing.py --targets cpp_standalone --neurons 1000
+
+Writes ``data/benchmarks/multiplexing.json`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "data" / "benchmarks"
+
+
+def measure(target: str, neurons: int, build_dir: Path) -> dict:
+    import brian2
+    from brian2 import second
+
+    from dendritic.backend import Backend
+    from dendritic.experiments import multiplexing
+
+    spec = multiplexing.load_circuit("multiplexing")
+    if neurons != spec.values["populations"][0]["N"]:
+        spec = spec.resized(neurons)
+    run = spec.values["run"]
+    simulated = float(run["burn_in"] + run["duration"])
+    result = {"target": target, "neurons_per_population": neurons,
+              "sizes": {p["name"]: p["N"] for p in spec.values["populations"]}, "simulated_s": simulated}
+    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=0)
+    multiplexing.limit_make_jobs()
+    wall_start = time.perf_counter()
+    with backend:
+        start = time.perf_counter()
+        circuit = multiplexing.build_circuit(spec, backend)
+        result["build_circuit_s"] = time.perf_counter() - start
+        result["synapses"] = int(sum(len(obj) for obj in circuit.network.objects
+                                     if isinstance(obj, brian2.Synapses)))
+        start = time.perf_counter()
+        backend.run(circuit.network, simulated * second)
+        total = time.perf_counter() - start
+        device = brian2.get_device()
+        if target == "cpp_standalone":
+            timers = device.timers
+            make = (timers["compile"]["make"] or 0.0) + (timers["compile"]["clean"] or 0.0)
+            loop = float((build_dir / "results" / "last_run_info.txt").read_text().split()[0])
+            result.update(codegen_s=total - make - timers["run_binary"], compile_s=make,
+                          binary_wall_s=timers["run_binary"], run_s=loop)
+        else:
+            loop = float(device._last_run_time)
+            result.update(compile_s=total - loop, run_s=loop)
+        raw = {"spikes": {}, "stimuli": circuit.stimuli}
+        import numpy as np
+
+        for name, group in circuit.groups.items():
+            monitor = circuit.monitors[f"{name}_spike"]
+            record = {"N": len(group), "t": np.asarray(monitor.t[:] / second)}
+            if f"{name}_event" in circuit.monitors:
+                record["event_t"] = np.asarray(circuit.monitors[f"{name}_event"].t[:] / second)
+                record["burst_t"] = np.asarray(circuit.monitors[f"{name}_burst"].t[:] / second)
+            raw["spikes"][name] = record
+    result["wall_s"] = time.perf_counter() - wall_start
+    result["sim_per_wall"] = simulated / result["run_s"]
+    result["spikes"] = {name: int(len(r["t"])) for name, r in raw["spikes"].items()}
+    result["correlations"] = multiplexing.correlations(multiplexing.analyse(raw, spec))
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--targets", nargs="+", default=["cython", "cpp_standalone"],
+                        choices=["numpy", "cython", "cpp_standalone"])
+    parser.add_argument("--neurons", type=int, default=4000, help="pyramidal neurons per population")
+    parser.add_argument("--output", type=Path, default=OUT_DIR / "multiplexing.json")
+    parser.add_argument("--worker", nargs=2, metavar=("TARGET", "BUILD_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        target, build_dir = args.worker
+        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir))), flush=True)
+        return 0
+
+    results = []
+    for target in args.targets:
+        build_dir = ROOT / "data" / "build" / f"benchmark_multiplexing_{args.neurons}"
+        print(f"{target}: running (this includes compilation) ...", flush=True)
+        process = subprocess.run([sys.executable, __file__, "--neurons", str(args.neurons), "--worker", target,
+                                  str(build_dir)], capture_output=True, text=True, env=os.environ.copy())
+        lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
+        if process.returncode != 0 or not lines:
+            print(process.stdout[-2000:], process.stderr[-4000:], file=sys.stderr)
+            return 1
+        result = json.loads(lines[-1][len("RESULT "):])
+        results.append(result)
+        print(f"{target}: wall {result['wall_s']:.1f} s (build {result['build_circuit_s']:.1f} s, "
+              f"compile {result['compile_s']:.1f} s, loop {result['run_s']:.1f} s); "
+              f"{result['sim_per_wall']:.3f} simulated s per s", flush=True)
+        for key, value in result["correlations"].items():
+            print(f"    r({key}) = {value:.3f}")
+    summary = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+                           "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+               "results": results}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.output.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, args.output)
+    print(f"written: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
