@@ -200,3 +200,65 @@ def test_rule_errors_are_clear():
     coarse = DendriticPredictionRule(form="spike", eta=1 * mV**2, interval=1 * ms)
     with pytest.raises(ValueError, match="pre_missing.psp_integral is already integrated over learning intervals"):
         coarse.connect(pre, post, [1], [1], 0 * volt, prepared, "every_ms")
+
+
+@pytest.mark.standalone
+def test_no_drift_without_teacher(tmp_path):
+    """With the teacher off and the apical dendrite at rest, the soma equals its dendritic
+    prediction up to the membrane lag, so the rule is zero in expectation.
+
+    Shown on Sacramento neurons (no refractoriness, so E[S] = phi(u) as the rule
+    assumes), against the same neurons with a teacher pulling the soma 3 mV up. The rate
+    form, free of spike noise, reveals the one systematic term: u is v_hat low-pass
+    filtered by the soma (tau = C/g_tot = 0.53 ms against 10 ms PSPs), which lowers the
+    variance of u and, phi being convex, the mean of phi(u). This residual drift must be
+    linear in the somatic lag, i.e. in C, and vanish for an instantaneous soma (C -> 0).
+    Standalone: one compilation for the eight populations.
+    """
+    n_post, n_in, duration = 100, 50, 4 * second
+    rules = {"spike": DendriticPredictionRule(form="spike", eta=0.5 * mV**2, tau_delta=100 * ms),
+             "rate": DendriticPredictionRule(form="rate", eta=0.005 * mV * second)}
+    base = load_neuron("sacramento2018_pyramidal")
+    capacitances = (1.0, 0.5, 0.25)  # of the published C
+    rng = np.random.default_rng(5)
+    i, j = all_to_all(n_in, 2 * n_post)
+    w0 = rng.normal(0.3, 0.3, len(i)) * 1e-3
+    with Backend("cpp_standalone", build_dir=tmp_path / "build", seed=4, dt=DT) as backend:
+        inputs = spike_source(n_in, "rand() < 1 - exp(-rate*dt)", "drift_inputs",
+                              equations="rate : Hz (shared, constant)")
+        inputs.rate = 20 * Hz
+        groups, synapses, models = {}, {}, {}
+        for form, fraction in [("spike", 1.0)] + [("rate", c) for c in capacitances]:
+            name = f"{form}_{fraction:g}".replace(".", "_")
+            models[name] = model = rules[form].postsynaptic(base).with_parameters(C=base.parameters["C"] * fraction)
+            # first half free, second half taught
+            groups[name] = group = model.make_group(2 * n_post, name=name)
+            group.nudge = np.repeat([0.0, 1.0], n_post)
+            group.u_target = 3 * mV
+            synapses[name] = rules[form].connect(inputs, group, i, j, w0 * volt, model, f"to_{name}")
+        backend.parameters_set()
+        for name, model in models.items():
+            model.initialise(groups[name])
+        output = SpikeMonitor(groups["spike_1"], name="spike_output")
+        backend.run(Network(inputs, *groups.values(), *synapses.values(), output), duration)
+        rate = output.num_spikes / (2 * n_post * float(duration))
+        drift = {name: (np.asarray(s.w[:]) - w0).reshape(2, n_post, n_in).mean(axis=2)
+                 for name, s in synapses.items()}
+    assert 5 < rate < 100, f"neurons fire at {rate:.1f} Hz"
+    free = {name: d[0].mean() for name, d in drift.items()}
+    taught = {name: d[1].mean() for name, d in drift.items()}
+    sem = {name: (d[0].std() / np.sqrt(n_post), d[1].std() / np.sqrt(n_post)) for name, d in drift.items()}
+    print({"free": free, "taught": taught, "sem": sem})
+    for name in ("spike_1", "rate_1"):
+        assert taught[name] > 8 * sem[name][1] > 0, f"{name}: the teacher's drift is not resolved"
+    # spike form: no drift within the spike noise, which resolves the teacher's drift
+    assert abs(free["spike_1"]) < 4 * sem["spike_1"][0], f"spike: drift {free['spike_1']:.2e} V"
+    assert abs(free["spike_1"]) < 0.5 * taught["spike_1"]
+    # rate form: drift = a + b C; a (instantaneous soma) is zero, b C is the lag term
+    fractions = np.array(capacitances)
+    drifts = np.array([free[f"rate_{c:g}".replace(".", "_")] for c in capacitances])
+    slope, intercept = np.polyfit(fractions, drifts, 1)
+    residual = np.abs(drifts - (intercept + slope * fractions)).max()
+    assert abs(drifts[0]) < 0.2 * taught["rate_1"], f"rate: drift {drifts[0]:.2e} V vs {taught['rate_1']:.2e} V"
+    assert residual < 0.1 * abs(drifts[0]), f"rate: drift not linear in C ({drifts})"
+    assert abs(intercept) < 0.03 * taught["rate_1"], f"rate: drift {intercept:.2e} V for an instantaneous soma"
