@@ -240,6 +240,14 @@ def analyse(spiking: dict, references: dict, population: int) -> dict:
     return out
 
 
+def _window_ticks(ax, windows) -> None:
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ax.xaxis.set_major_locator(FixedLocator(windows))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{w:g}" for w in windows])
+
+
 def _network_angle(a, b) -> float:
     return angle(np.concatenate([np.ravel(x) for x in a]), np.concatenate([np.ravel(x) for x in b]))
 
@@ -252,15 +260,16 @@ def figure(spiking: dict, references: dict, metrics: dict, title: str = ""):
     for l in range(depth):
         ax = axes[0, l]
         model_ff, model_c = references["feedforward"][l], references["steady"].r[l]
-        ax.scatter(model_ff.ravel(), spiking["rates_feedforward"][l].ravel(), s=12, facecolors="none",
-                   edgecolors="C0", label=f"feedforward (r = {metrics['rates_feedforward']['correlation'][l]:.3f})")
-        ax.scatter(model_c.ravel(), spiking["rates_controlled"][l].ravel(), s=12, color="C3",
-                   label=f"controlled (r = {metrics['rates_controlled']['correlation'][l]:.3f})")
         lo = min(model_ff.min(), model_c.min()) * 0.85
         hi = max(model_ff.max(), model_c.max()) * 1.15
         grid = np.linspace(lo, hi, 2)
-        ax.plot(grid, grid, "k", lw=1)
-        ax.fill_between(grid, 0.9 * grid, 1.1 * grid, color="0.85", label="+-10 %")
+        ax.fill_between(grid, 0.9 * grid, 1.1 * grid, color="0.88", label="+-10 %", zorder=0)
+        ax.plot(grid, grid, "k", lw=1, zorder=1)
+        ax.scatter(model_ff.ravel(), spiking["rates_feedforward"][l].ravel(), s=14, facecolors="none",
+                   edgecolors="C0", zorder=2,
+                   label=f"feedforward (r = {metrics['rates_feedforward']['correlation'][l]:.3f})")
+        ax.scatter(model_c.ravel(), spiking["rates_controlled"][l].ravel(), s=10, color="C3", zorder=3,
+                   label=f"controlled (r = {metrics['rates_controlled']['correlation'][l]:.3f})")
         ax.set(xlabel="rate model steady state (Hz)", ylabel="spiking population rate (Hz)",
                title=f"layer {l + 1}")
         ax.legend(fontsize=7)
@@ -273,6 +282,7 @@ def figure(spiking: dict, references: dict, metrics: dict, title: str = ""):
     ax.axhline(30, color="0.5", ls=":")
     ax.set(xlabel="simulated time per sample (s)", ylabel="angle (deg)", title="spiking vs rate DFC update",
            ylim=(0, None))
+    _window_ticks(ax, windows)
     ax.legend(fontsize=8)
     ax = axes[1, 1]
     for n, name in enumerate(REFERENCES):
@@ -282,6 +292,7 @@ def figure(spiking: dict, references: dict, metrics: dict, title: str = ""):
                        ls="--", lw=1)
     ax.set(xlabel="simulated time per sample (s)", ylabel="angle (deg)",
            title="whole network (dashed: rate DFC vs reference)", ylim=(0, None))
+    _window_ticks(ax, windows)
     ax.legend(fontsize=7)
     ax = axes[1, 2]
     trace = spiking["controller"]
