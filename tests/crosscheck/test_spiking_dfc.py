@@ -3,8 +3,9 @@
 numpy: the Brian network computes what the mapping says (apical drive = Qa c from the
 controller; the windowed update accumulators = a NumPy sum over the learning intervals
 of the recorded interval means of the postsynaptic error and the presynaptic trace).
-cpp_standalone: the spiking population rates and update directions against the rate
-reduction's steady state and DFC update (independent NumPy computations).
+cpp_standalone (slow, the shipped configuration through the command line): the spiking
+population rates and update directions against the rate reduction's steady state and
+DFC update (independent NumPy computations).
 """
 
 from __future__ import annotations
@@ -67,10 +68,11 @@ def tiny_circuit_run(target, tmp_path):
 def test_apical_drive_and_update_accumulators(tmp_path):
     out, protocol = tiny_circuit_run("numpy", tmp_path)
     m = 2
-    # apical drive of neuron a in unit i: sum_k Qa_ik c_k(t), every step
+    # apical drive of neuron a in unit i: sum_k Qa_ik c_k(t), every step (the summed
+    # variable is updated after the monitors' "start" slot: recorded one step later)
     for drive, qa in zip(out["apical"], out["apical_weights"]):
         expected = np.repeat(qa, m, axis=0) @ out["control"]
-        np.testing.assert_allclose(drive, expected, rtol=1e-12, atol=1e-18)
+        np.testing.assert_allclose(drive[:, 1:], expected[:, :-1], rtol=1e-12, atol=1e-18)
     assert np.abs(out["control"]).max() > 1.0  # the controller acted
     # accumulators: sum over the intervals [t - 1 ms, t) inside the window of every slot
     t = out["error_t"]
@@ -99,26 +101,14 @@ def run_cli(tmp_path, *extra):
     return output, read_results(output)
 
 
-@pytest.mark.standalone
-def test_crosscheck_small(tmp_path):
-    """Two samples, 8 neurons per unit, 0.2 s and 1 s per sample: controlled population
-    rates follow the rate model's steady state; the spiking update turns towards the rate
-    DFC update as the measuring time grows, within 30 degrees per layer at 1 s."""
-    output, results = run_cli(tmp_path, "--samples", "2", "--population", "8", "--windows", "0.2 s", "1 s")
-    assert output.with_suffix(".png").exists()
-    metrics = results["metrics"]
-    controlled = metrics["rates_controlled"]
-    assert np.all(controlled["correlation"] >= 0.95)
-    assert np.all(controlled["mean_relative_error"] < 0.1)
-    angles = metrics["angle_DFC"]  # (windows, layers)
-    assert metrics["network_angle_DFC"][-1] < metrics["network_angle_DFC"][0]
-    assert np.all(angles[-1] < 30)
-
-
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_crosscheck_full(tmp_path):
-    """The shipped configuration (8 samples, 16 neurons per unit, 0.2-5 s per sample)."""
+    """The shipped configuration (8 samples, 16 neurons per unit, 0.2-5 s per sample):
+    controlled population rates within 10 % of the rate steady state, the angle between
+    the spiking and the rate DFC update smaller at 5 s than at 0.2 s and below 30 deg
+    in every layer. (A 2-sample, 8-neuron, 1 s variant is too noisy for the rate
+    criterion: Poisson counting error 7 % per unit.)"""
     _, results = run_cli(tmp_path)
     metrics = results["metrics"]
     assert np.all(metrics["rates_controlled"]["correlation"] >= 0.95)
