@@ -30,8 +30,8 @@ Connections with weight 0 in the file are not built.
 
 from __future__ import annotations
 
-import os
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 

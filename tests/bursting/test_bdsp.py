@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from brian2 import EventMonitor, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, second
+from brian2 import EventMonitor, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, second
 
 from dendritic import bursts
 from dendritic.backend import Backend
@@ -60,7 +60,7 @@ def _run(target, build_dir=None):
         return np.asarray(plastic.w[:]), np.asarray(plastic.i[:]), np.asarray(plastic.j[:]), w0, recorded
 
 
-def _per_neuron(i, t, n, mask=None):
+def _per_neuron(i, t, n):
     order, is_event, is_burst = bursts.classify_spikes(i, t, 0.016)
     i, t = i[order], t[order]
     return ([t[is_event & (i == k)] for k in range(n)], [t[is_burst & (i == k)] for k in range(n)])
