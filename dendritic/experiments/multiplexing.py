@@ -4,7 +4,7 @@ Methods (``sim/sim_propagation.cpp`` of ``apayeur/spikingburstprop``; parameters
 ``models/networks/multiplexing.toml``): two populations of 4,000 bursting pyramidal
 neurons (:mod:`dendritic.neurons.bursting`), 1,000 PV-like and 1,000 SOM-like
 interneurons, connection probability 0.05, every neuron with its own excitatory and
-inhibitory 500 Hz Poisson background on each compartment.
+inhibitory 500 Hz Poisson background on each compartment (:mod:`dendritic.background`).
 
 - Feedforward: population 1 -> population 2 somata through depressing synapses
   (U = 0.9, so they pass events), and disynaptic inhibition through PV neurons.
@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from brian2 import (EventMonitor, Hz, Network, PoissonInput, SpikeMonitor, Synapses, TimedArray, mV, ms, pA,
+from brian2 import (EventMonitor, Hz, Network, SpikeMonitor, Synapses, TimedArray, mV, ms, pA,
                     second)
 
-from dendritic import bursts
+from dendritic import background, bursts
 from dendritic import config as cfg
 from dendritic.backend import Backend
 from dendritic.io import provenance, write_results
@@ -186,6 +186,13 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         if connection["stp"] != "none" and connection["weight"] > 0:
             channels.setdefault(connection["pre"], set()).add(connection["stp"])
 
+    # private Poisson background, drawn spike by spike inside each group
+    sources = {p["name"]: [] for p in values["populations"]}
+    for source in values["noise"]:
+        if source["weight"] > 0 and float(source["rate"]) > 0:
+            sources[source["population"]].append(
+                background.BackgroundSource(source["target"], source["rate"], source["weight"]))
+
     groups = {}
     for population in values["populations"]:
         name = population["name"]
@@ -201,9 +208,14 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         for preset in sorted(channels.get(name, ())):
             extra.append(short_term.neuron_equations(preset))
             event_code.setdefault("spike", []).append(short_term.event_code(preset))
+        noise_lines, noise_events, noise_code = background.combine((source, "1") for source in sources[name])
+        extra.extend(noise_lines)
+        event_code.update(noise_code)
         group = model.with_equations(*extra).make_group(
-            population["N"], name=name, inputs=inputs, event_code=event_code,
+            population["N"], name=name, inputs=inputs, event_code=event_code, events=noise_events,
             namespace={k: v for k, v in namespace.items() if k.startswith(f"stimulus_{name}_")})
+        for source in sources[name]:
+            source.set_parameters(group, dt)
         for key, value in population["inputs"].items():
             setattr(group, f"{key}_offset" if key in inputs else key, value)
         for preset in sorted(channels.get(name, ())):
@@ -230,17 +242,14 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         s.weight = connection["weight"] * scale
         synapses.append(s)
 
-    noise = []
-    for source in values["noise"]:
-        if source["weight"] > 0 and float(source["rate"]) > 0:
-            noise.append(PoissonInput(groups[source["population"]], source["target"], 1, source["rate"],
-                                      weight=source["weight"]))
 
     backend.parameters_set(groups)
     for name, group in groups.items():
         spec.models[name].initialise(group, potential_sd=run["initial_potential_sd"], rng=rng)
         for preset in sorted(channels.get(name, ())):
             short_term.initialise(group, preset)
+        for source in sources[name]:
+            source.initialise(group, rng, dt)
 
     monitors = {}
     for name, group in groups.items():
@@ -248,7 +257,7 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
             monitors[f"{name}_event"] = EventMonitor(group, "event", name=f"{name}_events")
             monitors[f"{name}_burst"] = EventMonitor(group, "burst", name=f"{name}_bursts")
         monitors[f"{name}_spike"] = SpikeMonitor(group, name=f"{name}_spikes")
-    network = Network(*groups.values(), *synapses, *noise, *monitors.values())
+    network = Network(*groups.values(), *synapses, *monitors.values())
     return Circuit(network, groups, monitors, stimuli, spec)
 
 
@@ -257,7 +266,8 @@ def _draw(rng, n_pre, n_post, probability):
     as Auryn's SparseConnection)."""
     total = rng.binomial(n_pre * n_post, probability)
     flat = np.sort(rng.choice(n_pre * n_post, size=total, replace=False))
-    post, pre = np.divmod(flat, n_pre)
+    # ordered by presynaptic neuron: a spike's synapses are contiguous in memory
+    pre, post = np.divmod(flat, n_post)
     return pre.astype(np.int32), post.astype(np.int32)
 
 

@@ -240,14 +240,17 @@ class BurstingModel:
         )
 
     def make_group(self, N: int, name: str | None = None, inputs=None, method: str = "euler",
-                   event_code: Mapping[str, list[str]] | None = None, namespace=None) -> NeuronGroup:
+                   event_code: Mapping[str, list[str]] | None = None, namespace=None,
+                   events: Mapping[str, str] | None = None) -> NeuronGroup:
         """A ``NeuronGroup`` of ``N`` neurons with this model's parameters set.
 
         Pyramidal groups carry the custom events ``event`` and ``burst``
         (:mod:`dendritic.bursts`). ``event_code`` maps ``"spike"``, ``"event"`` or
         ``"burst"`` to extra code lines run on that event (short-term plasticity,
         plasticity traces); with the reset they run before synaptic propagation, see
-        :func:`dendritic.bursts.register_event_code`. States are set by
+        :func:`dendritic.bursts.register_event_code`. ``events`` adds custom events
+        (name -> condition), e.g. those of :mod:`dendritic.background`, whose code
+        goes in ``event_code``. States are set by
         :meth:`initialise`, after all parameters of the network
         (``Backend.parameters_set``). ``namespace`` holds external objects that input
         expressions use (e.g. ``TimedArray`` stimuli).
@@ -258,7 +261,8 @@ class BurstingModel:
             group = NeuronGroup(
                 N, self.equations(inputs), method=method, name=name or f"{self.kind}*",
                 threshold=spec.threshold, refractory=spec.refractory,
-                events=bursts.detection_events(spec.threshold) if self.detects_bursts else None,
+                events={**(bursts.detection_events(spec.threshold) if self.detects_bursts else {}),
+                        **dict(events or {})} or None,
                 namespace=dict(namespace or {}),
             )
         bursts.register_event_code(group, reset, event_code)
