@@ -27,6 +27,7 @@ import numpy as np
 from dendritic import config as cfg
 from dendritic import data as datasets
 from dendritic.io import provenance, write_results
+from dendritic.rate import checkpoint as checkpoint_module
 from dendritic.rate import dfc, losses, training
 from dendritic.rate import references as ref
 from dendritic.rate.network import RateNetwork, random_feedback
@@ -126,6 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feedback-init-epochs", type=int, help="override the initial sleep epochs")
     parser.add_argument("--extra-feedback-epochs", type=int, help="override the sleep epochs per epoch")
     parser.add_argument("--angle-every", type=int, help="override the epochs between angle measurements (regression)")
+    parser.add_argument("--resume", action="store_true",
+                        help="classification: continue every method from its checkpoint beside the output "
+                             "(<output>.<method>.checkpoint.h5, written after each epoch), up to --epochs")
 
 
 def load_experiment(name_or_path) -> dict:
@@ -241,8 +245,20 @@ def load_classification_data(dataset: str, data_dir: Path | None, validation: in
     return x_train, y_train, x_val, y_val, x_test, y_test, ds.n_classes
 
 
-def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: int, args, on_epoch=None) -> dict:
-    """Train one method; returns per-epoch arrays (accuracies, losses, times, convergence)."""
+def checkpoint_path(output: Path, method_name: str) -> Path:
+    """Where a method's checkpoint lives: beside the results file."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.{method_name}.checkpoint.h5")
+
+
+def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: int, args, on_epoch=None,
+                     checkpoint: Path | None = None, resume: bool = False) -> dict:
+    """Train one method; returns per-epoch arrays (accuracies, losses, times, convergence).
+
+    ``checkpoint``: file written after every epoch (:mod:`dendritic.rate.checkpoint`);
+    with ``resume`` and an existing file, training continues from it (the same numbers
+    as an uninterrupted run) up to ``epochs``.
+    """
     x_train, y_train, x_val, y_val, x_test, y_test, n_classes = data
     dtype = np.dtype(experiment["dtype"])
     network = experiment["network"]
@@ -252,14 +268,23 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
     learner = training.Learner(net, method_config(method, "cross_entropy"), rng)
     init_epochs, extra_epochs = _feedback_epochs(method, args)
     batch = experiment["batch_size"]
-    start = time.perf_counter()
-    for k in range(init_epochs):
-        training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
-        _log(f"[dfc] {method['name']} sleep epoch {k + 1}/{init_epochs}: {time.perf_counter() - start:.1f} s")
-    feedback_init_seconds = time.perf_counter() - start
+    meta = {"method": method["name"], "experiment_file": str(experiment["path"]), "sizes": np.asarray(sizes),
+            "seed": np.int64(seed), "n_train": np.int64(len(x_train)), "batch_size": np.int64(batch),
+            "dtype": dtype.name, "init_epochs": np.int64(init_epochs), "extra_epochs": np.int64(extra_epochs)}
     history = {k: [] for k in ("train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-                               "epoch_seconds", "converged_fraction")}
-    for epoch in range(epochs):
+                               "epoch_seconds", "converged_fraction", "feedback_init_seconds")}
+    if resume and checkpoint is not None and checkpoint.exists():
+        history.update(checkpoint_module.load(checkpoint, learner, meta))
+        _log(f"[dfc] {method['name']}: resumed from {checkpoint} after epoch {len(history['train_loss'])}")
+    else:
+        start = time.perf_counter()
+        for k in range(init_epochs):
+            training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
+            _log(f"[dfc] {method['name']} sleep epoch {k + 1}/{init_epochs}: {time.perf_counter() - start:.1f} s")
+        history["feedback_init_seconds"] = [time.perf_counter() - start]
+    feedback_init_seconds = float(history["feedback_init_seconds"][0])
+    per_epoch = [key for key in history if key != "feedback_init_seconds"]
+    for epoch in range(len(history["train_loss"]), epochs):
         start = time.perf_counter()
         learner.converged_fractions.clear()
         train_loss = training.train_epoch(learner, x_train, y_train, batch, rng)
@@ -275,9 +300,11 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
             history[key].append(value)
         _log(f"[dfc] {method['name']} epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f}, "
              f"val acc {val[1]:.4f}, test acc {test[1]:.4f}, {seconds:.1f} s")
+        if checkpoint is not None:
+            checkpoint_module.save(checkpoint, learner, history, meta)
         if on_epoch is not None:
-            on_epoch(history)
-    result = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+            on_epoch({k: history[k] for k in per_epoch})
+    result = {k: np.asarray(history[k], dtype=np.float64) for k in per_epoch}
     result["feedback_init_seconds"] = feedback_init_seconds
     result["rule"] = method["rule"]
     result["feedback"] = method["feedback"]
@@ -300,7 +327,9 @@ def run_classification(experiment: dict, args, output: Path) -> dict:
             _write(output, results, experiment, args)
 
         results[method["name"]] = train_classifier(method, experiment, data, epochs, args.seed, args,
-                                                   on_epoch=save_partial)
+                                                   on_epoch=save_partial,
+                                                   checkpoint=checkpoint_path(output, method["name"]),
+                                                   resume=getattr(args, "resume", False))
         _write(output, results, experiment, args)
     return results
 
@@ -474,7 +503,8 @@ def run(args) -> Path:
     output = Path(args.output) if getattr(args, "output", None) else Path("data/runs") / f"{NAME}.h5"
     for name, default in (("methods", None), ("epochs", None), ("dataset", None), ("data_dir", None),
                           ("train_subset", None), ("test_subset", None), ("feedback_init_epochs", None),
-                          ("extra_feedback_epochs", None), ("angle_every", None), ("seed", 0), ("no_plot", False)):
+                          ("extra_feedback_epochs", None), ("angle_every", None), ("seed", 0), ("no_plot", False),
+                          ("resume", False)):
         if getattr(args, name, None) is None:
             setattr(args, name, default)
     if experiment["task"] == "classification":

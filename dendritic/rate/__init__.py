@@ -15,6 +15,8 @@ Modules (Meulemans et al. 2021, ``../shared/SCIENCE.md`` section 3):
   ``backprop_gradients``, ``angle``, ``layer_angles``, ``network_angle``, ``condition_2``.
 - :mod:`~dendritic.rate.training`: ``SGD``, ``Adam``, ``MethodConfig``, ``Learner``,
   ``train_epoch``, ``train_feedback_epoch``, ``evaluate``.
+- :mod:`~dendritic.rate.checkpoint`: ``save`` / ``load`` of a learner (network, optimisers,
+  random state, history), for runs that continue after an interruption.
 - :mod:`~dendritic.rate.threads`: BLAS limited to ``BLAS_THREADS`` (default 1) in the
   heavy entry points; optional helper thread for ``simulate`` (``HELPER_THREAD``).
 - ``network.matmul``: products with float32 inner dimensions blocked (faster here).

