@@ -129,7 +129,7 @@ def test_teacher_data_subsets_are_prefixes():
     assert not np.allclose(full[0][1], experiment.teacher_data(teacher, network, 4)[0][1])
 
 
-# Full Fashion-MNIST runs: hours on 2 cores. Each writes data/runs/dfc_fmnist_<method>.h5.
+# Full Fashion-MNIST runs: hours on 2 cores. Each writes data/runs/dfc_fmnist_<method>.h5 and its checkpoint.
 FULL_TARGETS = {"bp": 0.89, "dfc_ssa": 0.875, "dfc_learned": 0.875, "dfc_fixed": 0.875}
 
 
@@ -139,7 +139,8 @@ def test_fashion_mnist_full_accuracy(method):
     if not datasets.FASHION_MNIST_DEBIAN.is_dir():
         pytest.skip("apt-get install dataset-fashion-mnist")
     output = Path("data/runs") / f"dfc_fmnist_{method}.h5"
-    args = _args(Path("."), "--config", "dfc_fashion_mnist", "--methods", method)
+    # resumes from the run's checkpoint when there is one (benchmarks/fashion_mnist_accuracy.py trains the same files)
+    args = _args(Path("."), "--config", "dfc_fashion_mnist", "--methods", method, "--resume")
     args.output = output
     results = read_results(experiment.run(args))[method]
     test, val = results["test_accuracy"], results["val_accuracy"]
