@@ -18,6 +18,7 @@ Usage::
 
     python benchmarks/multiplexing.py                         # cython and cpp_standalone, 4,000 / population
     python benchmarks/multiplexing.py --targets cpp_standalone --neurons 1000
+    python benchmarks/multiplexing.py --targets cpp_standalone --threads 2    # OpenMP, both cores
 
 Writes ``data/benchmarks/multiplexing.json`` (git-ignored).
 """
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "data" / "benchmarks"
 
 
-def measure(target: str, neurons: int, build_dir: Path) -> dict:
+def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dict:
     import brian2
     from brian2 import second
 
@@ -49,9 +50,9 @@ def measure(target: str, neurons: int, build_dir: Path) -> dict:
         spec = spec.resized(neurons)
     run = spec.values["run"]
     simulated = float(run["burn_in"] + run["duration"])
-    result = {"target": target, "neurons_per_population": neurons,
+    result = {"target": target, "neurons_per_population": neurons, "openmp_threads": threads,
               "sizes": {p["name"]: p["N"] for p in spec.values["populations"]}, "simulated_s": simulated}
-    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=0)
+    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads)
     multiplexing.limit_make_jobs()
     wall_start = time.perf_counter()
     with backend:
@@ -95,20 +96,23 @@ def main(argv=None) -> int:
     parser.add_argument("--targets", nargs="+", default=["cython", "cpp_standalone"],
                         choices=["numpy", "cython", "cpp_standalone"])
     parser.add_argument("--neurons", type=int, default=4000, help="pyramidal neurons per population")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="OpenMP threads of the standalone binary (default 0: one core, the goal's setting)")
     parser.add_argument("--output", type=Path, default=OUT_DIR / "multiplexing.json")
     parser.add_argument("--worker", nargs=2, metavar=("TARGET", "BUILD_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         target, build_dir = args.worker
-        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir))), flush=True)
+        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir), args.threads)), flush=True)
         return 0
 
     results = []
     for target in args.targets:
         build_dir = ROOT / "data" / "build" / f"benchmark_multiplexing_{args.neurons}"
         print(f"{target}: running (this includes compilation) ...", flush=True)
-        process = subprocess.run([sys.executable, __file__, "--neurons", str(args.neurons), "--worker", target,
-                                  str(build_dir)], capture_output=True, text=True, env=os.environ.copy())
+        process = subprocess.run([sys.executable, __file__, "--neurons", str(args.neurons), "--threads",
+                                  str(args.threads), "--worker", target, str(build_dir)],
+                                 capture_output=True, text=True, env=os.environ.copy())
         lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
         if process.returncode != 0 or not lines:
             print(process.stdout[-2000:], process.stderr[-4000:], file=sys.stderr)
