@@ -72,7 +72,7 @@ def summarise(method: str) -> dict | None:
         "target": TARGETS[method],
         "reached": bool(test[best] >= TARGETS[method]),
         "first_epoch_reaching_target": (int(np.argmax(test >= TARGETS[method])) + 1) if (test >= TARGETS[method]).any() else None,
-        "mean_epoch_seconds": float(np.mean(r["epoch_seconds"])),
+        "median_epoch_seconds": float(np.median(r["epoch_seconds"])),
         "converged_fraction_last": float(r["converged_fraction"][-1]),
         "test_accuracy": test.tolist(),
         "validation_accuracy": val.tolist(),
@@ -125,11 +125,11 @@ def main(argv=None) -> int:
         print("no runs found in", RUNS)
         return 1
     print(f"{'method':12s} {'epochs':>6s} {'test@best val':>13s} {'(epoch)':>7s} {'final':>7s} {'max':>7s} "
-          f"{'target':>7s} {'s/epoch':>8s}")
+          f"{'target':>7s} {'s/epoch (median)':>16s}")
     for row in rows:
         print(f"{row['method']:12s} {row['epochs']:6d} {100 * row['test_at_best_validation']:12.2f}% "
               f"{row['best_validation_epoch']:7d} {100 * row['test_final']:6.2f}% {100 * row['test_max']:6.2f}% "
-              f"{100 * row['target']:6.1f}% {row['mean_epoch_seconds']:8.0f}")
+              f"{100 * row['target']:6.1f}% {row['median_epoch_seconds']:16.0f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"rows": rows, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
     figure = plot(rows, args.output.with_suffix(".png"))
