@@ -30,7 +30,7 @@ from brian2.units.fundamentalunits import (
     get_unit,
 )
 
-__all__ = ["write_results", "read_results", "read_attributes", "provenance"]
+__all__ = ["write_results", "read_results", "read_attributes", "provenance", "usual_permissions"]
 
 _DIMENSIONS_ATTR = "dimensions"
 _UNIT_ATTR = "unit"
@@ -58,6 +58,14 @@ def provenance(**run) -> dict:
     }
 
 
+def usual_permissions(path) -> None:
+    """Give a file the mode a plain ``open(path, "w")`` would (0666 minus the umask):
+    ``tempfile.mkstemp`` creates 0600 files, which the atomic rename would keep."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_results(path, results: Mapping, attrs: Mapping | None = None) -> Path:
     """Write ``results`` (a nested mapping) to ``path`` atomically; return the path.
 
@@ -76,6 +84,7 @@ def write_results(path, results: Mapping, attrs: Mapping | None = None) -> Path:
             f.flush()
         with open(tmp_name, "rb") as handle:
             os.fsync(handle.fileno())
+        usual_permissions(tmp_name)
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from dendritic.io import usual_permissions  # noqa: E402
+
 __all__ = ["save_figure", "population_figure", "population_rate"]
 
 
@@ -23,6 +25,7 @@ def save_figure(figure, path) -> Path:
     os.close(fd)
     try:
         figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
+        usual_permissions(tmp)
         os.replace(tmp, path)
     finally:
         plt.close(figure)

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -99,3 +100,19 @@ def test_run_killed_mid_write_leaves_previous_file_or_none(tmp_path, previous):
             assert list(f) == ["x"]
     else:
         assert not path.exists()
+
+
+def test_results_and_figures_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the final files are 0666 minus the umask."""
+    import matplotlib.pyplot as plt
+
+    from dendritic.plots import save_figure
+
+    umask = os.umask(0o022)
+    try:
+        h5 = write_results(tmp_path / "r.h5", {"x": np.arange(3)})
+        png = save_figure(plt.figure(), tmp_path / "r.png")
+    finally:
+        os.umask(umask)
+    for path in (h5, png):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, oct(path.stat().st_mode)

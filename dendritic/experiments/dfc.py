@@ -461,10 +461,9 @@ def _write(output: Path, results: dict, experiment: dict, args) -> None:
 
 
 def plot(results: dict, task: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from dendritic.plots import save_figure
 
     methods = [k for k in results if k != "config"]
     if task == "classification":
@@ -493,9 +492,7 @@ def plot(results: dict, task: str, path: Path) -> Path:
         axes[2].set(xlabel="epoch", ylabel="Condition 2", ylim=(0, 1.05))
         axes[0].legend(), axes[1].legend(fontsize=7), axes[2].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run(args) -> Path:
