@@ -489,12 +489,14 @@ def build_circuit(spec: SpikingDFC, protocol: Protocol, backend, controller_reco
         windows.append(name)
     rule = WindowedUpdateRule(form="rate", eta=0 * mV * second, interval=spec.learning_interval * second,
                               windows=tuple(windows))
-    model = rule.presynaptic(rule.postsynaptic(spec.neuron))
+    output_model = rule.postsynaptic(spec.neuron)  # the output layer projects to no basal synapse: no trace
+    model = rule.presynaptic(output_model)
+    models = {l: (output_model if l == depth else model) for l in range(1, depth + 1)}
 
     layers = [spike_source(m * sizes[0], "rand() < 1 - exp(-input_rate(t, i)*dt)", "layer_0", traces=(rule.trace,),
                            namespace=namespace)]
     for l in range(1, depth + 1):
-        layers.append(model.make_group(m * sizes[l], name=f"layer_{l}", namespace=namespace))
+        layers.append(models[l].make_group(m * sizes[l], name=f"layer_{l}", namespace=namespace))
     controller = NeuronGroup(sizes[-1], CONTROLLER_EQUATIONS, method="euler", name="controller", namespace=namespace)
     c = spec.controller
     controller.alpha = c.alpha
@@ -525,8 +527,8 @@ def build_circuit(spec: SpikingDFC, protocol: Protocol, backend, controller_reco
     readout.jump = 1.0 / (m * c.tau_filter) * Hz
 
     backend.parameters_set({group.name: group for group in [*layers, controller]})
-    for group in layers[1:]:
-        model.initialise(group)
+    for l, group in enumerate(layers[1:], start=1):
+        models[l].initialise(group)
 
     spikes = [SpikeMonitor(group, name=f"spikes_{l}") for l, group in enumerate(layers[1:], start=1)]
     controller_monitor = StateMonitor(controller, ["c", "r_output", "r_target"], record=True,
