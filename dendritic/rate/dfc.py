@@ -495,11 +495,21 @@ def convergence(simulation: Simulation, r_out_feedforward: np.ndarray, target: n
     distance = ||r_L(T) - (r_L* - alpha u(T))|| / ||r_L^-||; converged if distance <
     ``threshold`` and ||e(T)|| < epsilon^2 ||e(0)||; diverged if distance >
     ``divergence_threshold``. Returns (converged, diverged, distance).
+
+    An output error at the rounding level of r_L* (||e(T)|| <= 4 eps ||r_L*||, eps the
+    machine epsilon of the state) also counts as reduced. The published test, written
+    for float64, fails samples whose target shift lambda dL/dr_L is at or below that
+    level (well-classified samples; in float32 r_L* - r_L^- is then often exactly 0, and
+    0 < 0 is false), although there is nothing to control. Measured on a Fashion-MNIST
+    network after 6 epochs: 34 % of a float32 batch failed only this way (78 % converged
+    in float32 against 100 % in float64), carrying 0.02 % of the batch's |delta_L|^2.
     """
     final = simulation.final
     distance = np.linalg.norm(final.r[-1] - (target - alpha * final.u), axis=1)
     distance = distance / np.linalg.norm(r_out_feedforward, axis=1)
-    converged = (distance < threshold) & (simulation.error_final < epsilon ** 2 * simulation.error_initial)
+    resolution = 4 * np.finfo(np.asarray(final.r[-1]).dtype).eps * np.linalg.norm(target, axis=1)
+    reduced = (simulation.error_final < epsilon ** 2 * simulation.error_initial) | (simulation.error_final <= resolution)
+    converged = (distance < threshold) & reduced
     diverged = distance > divergence_threshold
     return converged, diverged, distance
 

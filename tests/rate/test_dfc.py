@@ -205,3 +205,25 @@ def test_float32_state_stays_float32(sigma):
     assert all(g.dtype == np.float32 for g in grads)
     state = dfc.analytic_steady_state(net, x, net.predict(x) + np.float32(0.01), 0.001)
     assert all(a.dtype == np.float32 for a in [state.u, *state.v, *state.r])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_convergence_of_samples_without_error(dtype):
+    """A sample whose target is its own feedforward output (delta_L = 0, e.g. a
+    well-classified sample in float32) needs no control and counts as converged; the
+    others are judged by the authors' test as before, and a too short run still fails."""
+    rng = np.random.default_rng(5)
+    net = RateNetwork.create([6, 8, 8, 3], rng=rng, dtype=dtype)
+    net.feedback = weight_product_feedback(net)
+    x = rng.uniform(-1, 1, (8, 6)).astype(dtype)
+    voltages, rates = net.forward(x)
+    target = rates[-1] + (0.05 * rng.standard_normal(rates[-1].shape)).astype(dtype)
+    target[:4] = rates[-1][:4]  # delta_L = 0 exactly
+    settings = dfc.ControllerSettings(alpha=0.01, k_p=1.5, dt=0.01, steps=3000, time_constant_ratio=0.2)
+    sim = dfc.simulate(net, x, target, settings, accumulate_updates=False)
+    converged, _, _ = dfc.convergence(sim, rates[-1], target, settings.alpha)
+    assert np.all(sim.error_initial[:4] == 0)
+    assert converged.all(), converged
+    short = dfc.simulate(net, x, target, settings.with_(steps=3), accumulate_updates=False)
+    converged_short, _, _ = dfc.convergence(short, rates[-1], target, settings.alpha)
+    assert converged_short[:4].all() and not converged_short[4:].any()
