@@ -501,8 +501,8 @@ def convergence(simulation: Simulation, r_out_feedforward: np.ndarray, target: n
     for float64, fails samples whose target shift lambda dL/dr_L is at or below that
     level (well-classified samples; in float32 r_L* - r_L^- is then often exactly 0, and
     0 < 0 is false), although there is nothing to control. Measured on a Fashion-MNIST
-    network after 6 epochs: 34 % of a float32 batch failed only this way (78 % converged
-    in float32 against 100 % in float64), carrying 0.02 % of the batch's |delta_L|^2.
+    network after 6 epochs of DFC-SSA: 22-34 % of the float32 samples (of 512 training
+    images) failed only this way, 0 % in float64; they carried 0.02 % of |delta_L|^2.
     """
     final = simulation.final
     distance = np.linalg.norm(final.r[-1] - (target - alpha * final.u), axis=1)
