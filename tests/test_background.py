@@ -3,7 +3,7 @@ per step, the same on every target."""
 
 import numpy as np
 import pytest
-from brian2 import EventMonitor, Hz, Network, NeuronGroup, ms, second
+from brian2 import EventMonitor, Hz, Network, NeuronGroup, ms
 from scipy import stats
 
 from dendritic.backend import Backend

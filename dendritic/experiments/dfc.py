@@ -272,18 +272,18 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
             "seed": np.int64(seed), "n_train": np.int64(len(x_train)), "batch_size": np.int64(batch),
             "dtype": dtype.name, "init_epochs": np.int64(init_epochs), "extra_epochs": np.int64(extra_epochs)}
     history = {k: [] for k in ("train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-                               "epoch_seconds", "converged_fraction", "feedback_init_seconds")}
+                               "epoch_seconds", "converged_fraction")}
     if resume and checkpoint is not None and checkpoint.exists():
-        history.update(checkpoint_module.load(checkpoint, learner, meta))
+        saved_history, extra = checkpoint_module.load(checkpoint, learner, meta)
+        history.update(saved_history)
+        feedback_init_seconds = float(extra["feedback_init_seconds"])
         _log(f"[dfc] {method['name']}: resumed from {checkpoint} after epoch {len(history['train_loss'])}")
     else:
         start = time.perf_counter()
         for k in range(init_epochs):
             training.train_feedback_epoch(learner, x_train, batch, rng, init=True)
             _log(f"[dfc] {method['name']} sleep epoch {k + 1}/{init_epochs}: {time.perf_counter() - start:.1f} s")
-        history["feedback_init_seconds"] = [time.perf_counter() - start]
-    feedback_init_seconds = float(history["feedback_init_seconds"][0])
-    per_epoch = [key for key in history if key != "feedback_init_seconds"]
+        feedback_init_seconds = time.perf_counter() - start
     for epoch in range(len(history["train_loss"]), epochs):
         start = time.perf_counter()
         learner.converged_fractions.clear()
@@ -301,10 +301,11 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
         _log(f"[dfc] {method['name']} epoch {epoch + 1}/{epochs}: train loss {train_loss:.4f}, "
              f"val acc {val[1]:.4f}, test acc {test[1]:.4f}, {seconds:.1f} s")
         if checkpoint is not None:
-            checkpoint_module.save(checkpoint, learner, history, meta)
+            checkpoint_module.save(checkpoint, learner, history, meta,
+                                   extra={"feedback_init_seconds": feedback_init_seconds})
         if on_epoch is not None:
-            on_epoch({k: history[k] for k in per_epoch})
-    result = {k: np.asarray(history[k], dtype=np.float64) for k in per_epoch}
+            on_epoch(history)
+    result = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
     result["feedback_init_seconds"] = feedback_init_seconds
     result["rule"] = method["rule"]
     result["feedback"] = method["feedback"]
@@ -461,9 +462,9 @@ def _write(output: Path, results: dict, experiment: dict, args) -> None:
 
 
 def plot(results: dict, task: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    from dendritic.plots import save_figure  # selects the Agg backend before pyplot loads
 
-    from dendritic.plots import save_figure
+    import matplotlib.pyplot as plt
 
     methods = [k for k in results if k != "config"]
     if task == "classification":

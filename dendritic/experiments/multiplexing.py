@@ -242,7 +242,6 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         s.weight = connection["weight"] * scale
         synapses.append(s)
 
-
     backend.parameters_set(groups)
     for name, group in groups.items():
         spec.models[name].initialise(group, potential_sd=run["initial_potential_sd"], rng=rng)

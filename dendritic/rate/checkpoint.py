@@ -32,23 +32,27 @@ def _layers(arrays) -> dict:
     return {str(i): np.asarray(a) for i, a in enumerate(arrays)}
 
 
+def _kind(optimizer) -> str:
+    return "adam" if isinstance(optimizer, Adam) else "sgd" if isinstance(optimizer, SGD) else "none"
+
+
 def _optimizer_state(optimizer) -> dict:
+    state = {"kind": _kind(optimizer)}
     if isinstance(optimizer, Adam):
-        state = {"kind": "adam", "t": np.int64(optimizer.t)}
+        state["t"] = np.int64(optimizer.t)
         if optimizer.m is not None:
             state["m"], state["s"] = _layers(optimizer.m), _layers(optimizer.s)
-        return state
-    if isinstance(optimizer, SGD):
-        return {"kind": "sgd"}
-    return {"kind": "none"}
+    return state
 
 
-def save(path, learner: Learner, history: dict, meta: dict) -> Path:
-    """Write ``learner``'s state, ``history`` (name -> list of per-epoch values) and
-    ``meta`` (strings and numbers identifying the run, e.g. method and data set)."""
+def save(path, learner: Learner, history: dict, meta: dict, extra: dict | None = None) -> Path:
+    """Write ``learner``'s state, ``history`` (name -> list of per-epoch values),
+    ``meta`` (strings and numbers identifying the run, e.g. method and data set; checked
+    by :func:`load`) and ``extra`` (other numbers of the run, returned by :func:`load`)."""
     net = learner.net
     state = {
-        "meta": {key: value for key, value in meta.items()},
+        "meta": dict(meta),
+        "extra": dict(extra or {}),
         "network": {"weights": _layers(net.weights), "biases": _layers(net.biases),
                     "feedback": _layers(net.feedback)},
         "optimizers": {name: _optimizer_state(getattr(learner, name)) for name in _OPTIMIZERS},
@@ -58,8 +62,8 @@ def save(path, learner: Learner, history: dict, meta: dict) -> Path:
     return write_results(path, state)
 
 
-def load(path, learner: Learner, meta: dict) -> dict:
-    """Restore ``learner`` from ``path`` in place and return the history (name -> list).
+def load(path, learner: Learner, meta: dict) -> tuple[dict, dict]:
+    """Restore ``learner`` from ``path`` in place; return (history: name -> list, extra).
 
     ``meta`` must equal what the checkpoint was saved with (same method, data set,
     network sizes ...): a :class:`CheckpointError` names the first key that differs.
@@ -88,8 +92,8 @@ def load(path, learner: Learner, meta: dict) -> dict:
                 order = sorted(stored["m"], key=int)
                 optimizer.m = [np.array(stored["m"][k]) for k in order]
                 optimizer.s = [np.array(stored["s"][k]) for k in order]
-        elif stored["kind"] != {Adam: "adam", SGD: "sgd"}.get(type(optimizer), "none"):
+        elif stored["kind"] != _kind(optimizer):
             raise CheckpointError(f"{path}: optimizers/{name} is {stored['kind']!r}, this run uses "
                                   f"{type(optimizer).__name__}")
     learner.rng.bit_generator.state = json.loads(state["rng"])
-    return {key: list(values) for key, values in state["history"].items()}
+    return {key: list(values) for key, values in state["history"].items()}, state.get("extra", {})

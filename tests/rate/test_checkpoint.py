@@ -42,7 +42,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     for part in ("weights", "biases", "feedback"):
         for k in a[part]:
             np.testing.assert_array_equal(a[part][k], b[part][k])
-    # without --resume the run starts again and differs from the continued one after epoch 1
+    # without --resume the run starts again from scratch: it repeats the first one-epoch run
     again = _run(tmp_path / "b", "run.h5", 1)
     np.testing.assert_array_equal(again["bp"]["train_loss"], first["bp"]["train_loss"])
 
