@@ -274,7 +274,8 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
     history = {k: [] for k in ("train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
                                "epoch_seconds", "converged_fraction")}
     if resume and checkpoint is not None and checkpoint.exists():
-        saved_history, extra = checkpoint_module.load(checkpoint, learner, meta)
+        saved_history, extra = checkpoint_module.load(checkpoint, learner, meta,
+                                                      extra_keys=("feedback_init_seconds",))
         history.update(saved_history)
         feedback_init_seconds = float(extra["feedback_init_seconds"])
         _log(f"[dfc] {method['name']}: resumed from {checkpoint} after epoch {len(history['train_loss'])}")

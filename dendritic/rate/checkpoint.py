@@ -62,11 +62,12 @@ def save(path, learner: Learner, history: dict, meta: dict, extra: dict | None =
     return write_results(path, state)
 
 
-def load(path, learner: Learner, meta: dict) -> tuple[dict, dict]:
+def load(path, learner: Learner, meta: dict, extra_keys=()) -> tuple[dict, dict]:
     """Restore ``learner`` from ``path`` in place; return (history: name -> list, extra).
 
     ``meta`` must equal what the checkpoint was saved with (same method, data set,
-    network sizes ...): a :class:`CheckpointError` names the first key that differs.
+    network sizes ...) and ``extra`` must hold every name in ``extra_keys``: a
+    :class:`CheckpointError` names the first key that differs or is missing.
     """
     path = Path(path)
     state = read_results(path)
@@ -76,6 +77,11 @@ def load(path, learner: Learner, meta: dict) -> tuple[dict, dict]:
         if stored is None or not np.array_equal(np.asarray(stored), np.asarray(value)):
             raise CheckpointError(f"{path}: checkpoint key meta/{key} is {stored!r}, this run has {value!r}; "
                                   "delete the checkpoint or run without --resume")
+    extra = state.get("extra", {})
+    for key in extra_keys:
+        if key not in extra:
+            raise CheckpointError(f"{path}: checkpoint key extra/{key} is missing (written by another version "
+                                  "of dendritic?); delete the checkpoint or run without --resume")
     net = learner.net
     for name in ("weights", "biases", "feedback"):
         arrays = getattr(net, name)
@@ -96,4 +102,4 @@ def load(path, learner: Learner, meta: dict) -> tuple[dict, dict]:
             raise CheckpointError(f"{path}: optimizers/{name} is {stored['kind']!r}, this run uses "
                                   f"{type(optimizer).__name__}")
     learner.rng.bit_generator.state = json.loads(state["rng"])
-    return {key: list(values) for key, values in state["history"].items()}, state.get("extra", {})
+    return {key: list(values) for key, values in state["history"].items()}, extra

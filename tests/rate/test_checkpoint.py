@@ -54,3 +54,19 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
                      "--test-subset", "200", "--resume")
         args.no_plot = True
         experiment.run(args)
+
+
+def test_checkpoint_missing_a_value_is_refused(tmp_path):
+    """A checkpoint without one of the run's extra values (e.g. from an older layout) gives
+    a CheckpointError naming the key, not a KeyError, and is left untouched."""
+    from dendritic.io import write_results
+
+    _run(tmp_path, "run.h5", 1)
+    path = tmp_path / "run.bp.checkpoint.h5"
+    state = read_results(path)
+    del state["extra"]["feedback_init_seconds"]
+    write_results(path, state)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="extra/feedback_init_seconds"):
+        _run(tmp_path, "run.h5", 2, "--resume")
+    assert path.read_bytes() == before
