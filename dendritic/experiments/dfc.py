@@ -77,6 +77,9 @@ _METHOD = {
     "feedback": cfg.Choice("feedback weights", options=("fixed", "learned"), default="fixed"),
     "controller": cfg.Table("forward-phase dynamics", schema=_CONTROLLER, default=None),
     "feedback_learning": cfg.Table("sleep phase", schema=_FEEDBACK_LEARNING, default=None),
+    "target_accuracy": cfg.Number("test accuracy to reach at the best-validation epoch within 'epochs' "
+                                  "(checked by the slow test and benchmarks/fashion_mnist_accuracy.py)",
+                                  bound="positive", maximum=1.0, default=None),
 }
 _NETWORK = {
     "input_size": cfg.Integer("inputs (classification: from the data)", minimum=1, default=None),
