@@ -18,6 +18,7 @@ Results: one HDF5 file (group per method) and a PNG with the same stem.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -194,6 +195,20 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def _batch_bar(n_samples: int, batch: int, description: str):
+    """A tqdm bar over the mini-batches of one epoch, showing the batch loss; drawn only
+    when stderr is a terminal (log files and CI keep the one line per epoch)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=-(-n_samples // batch), desc=description, unit="batch", leave=False, disable=None,
+              file=sys.stderr) as bar:
+        def update(k, loss):
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        yield update
+
+
 def _selected(experiment: dict, args) -> list[dict]:
     methods = experiment["methods"]
     if getattr(args, "methods", None):
@@ -291,7 +306,8 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
     for epoch in range(len(history["train_loss"]), epochs):
         start = time.perf_counter()
         learner.converged_fractions.clear()
-        train_loss = training.train_epoch(learner, x_train, y_train, batch, rng)
+        with _batch_bar(len(x_train), batch, f"{method['name']} epoch {epoch + 1}/{epochs}") as bar:
+            train_loss = training.train_epoch(learner, x_train, y_train, batch, rng, progress=bar)
         for _ in range(extra_epochs):
             training.train_feedback_epoch(learner, x_train, batch, rng)
         seconds = time.perf_counter() - start
