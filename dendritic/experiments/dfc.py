@@ -394,7 +394,7 @@ def alignment(net: RateNetwork, x: np.ndarray, y: np.ndarray, config: training.M
         updates["dfc_ss"] = dfc.weight_update_from_state(net, x, sim.final)[0]
         state = dfc.analytic_steady_state(net, x, target, config.controller.alpha, feedforward=(voltages, rates))
         updates["dfc_ssa"] = dfc.weight_update_from_state(net, x, state)[0]
-        converged, _, _ = dfc.convergence(sim, rates[-1], target, config.controller.alpha)
+        converged, _, _ = dfc.convergence(sim, rates[-1], config.controller.alpha)
         out["converged_fraction"] = float(converged.mean())
         out["condition_2"] = float(ref.condition_2(ref.full_jacobian(net, voltages), net.full_feedback).mean())
         pairs = [("dfc", "bp"), ("dfc", "mn"), ("dfc", "gn"), ("dfc", "dfc_ssa"), ("dfc_ss", "dfc_ssa"),

@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "ActivationIncrement",
     "activation",
     "activation_derivative",
     "RateNetwork",
@@ -81,6 +82,47 @@ ACTIVATIONS = {
     "linear": (_identity, lambda v: np.ones_like(v)),
     "relu": (_relu, lambda v: (v > 0).astype(v.dtype)),
 }
+
+
+class ActivationIncrement:
+    """phi(v0 + d) - phi(v0) for a fixed reference potential v0, without the cancellation
+    of subtracting two rates (the controlled dynamics move the potentials by 1e-6..1e-3
+    around potentials of order 1-10: in float32 the plain difference keeps 0-2 digits).
+
+        tanh:    tanh(v0 + d) - tanh(v0) = tanh(d) sech^2(v0) / (1 + tanh(v0) tanh(d))
+        linear:  d
+        relu:    max(d, -v0) where v0 > 0, else max(v0 + d, 0)
+
+    sech^2(v0) = 4 q / (1 + q)^2 with q = exp(-2 |v0|) (no overflow, no 1 - tanh^2
+    cancellation). ``__call__(d, out)`` writes into ``out`` (same shape as v0).
+    """
+
+    def __init__(self, name: str, v0: np.ndarray, r0: np.ndarray | None = None):
+        _check_activation(name)
+        self.name = name
+        self.v0 = v0
+        if name == "tanh":
+            q = np.exp(-2.0 * np.abs(v0))
+            self.r0 = np.tanh(v0) if r0 is None else r0
+            self.sech2 = (4.0 * q / (1.0 + q) ** 2).astype(v0.dtype, copy=False)
+            self.scratch = np.empty_like(v0)
+        elif name == "relu":
+            self.positive = v0 > 0
+            self.neg_v0 = -v0
+
+    def __call__(self, d: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if self.name == "linear":
+            if out is not d:
+                out[...] = d
+        elif self.name == "tanh":
+            np.tanh(d, out=out)
+            np.multiply(self.r0, out, out=self.scratch)
+            self.scratch += 1
+            out *= self.sech2
+            out /= self.scratch
+        else:
+            out[...] = np.where(self.positive, np.maximum(d, self.neg_v0), np.maximum(self.v0 + d, 0))
+        return out
 
 
 def _check_activation(name: str) -> None:

@@ -185,7 +185,9 @@ class Learner:
         if c.strong_feedback:
             target = dfc.strong_feedback_target(one_hot(y, rates[-1].shape[1], dtype=net.dtype))
         else:
-            target = dfc.output_target(rates[-1], output_gradient, c.target_stepsize)
+            # in float64, so that delta_L = r_L* - r_L^- = -lambda dL/dr_L keeps its digits
+            # beside output rates of order 10 (dfc.simulate forms delta_L in float64)
+            target = dfc.output_target(rates[-1].astype(np.float64), output_gradient, c.target_stepsize)
         dW, db, info = dfc.dfc_update(net, x, target, c.controller, variant=c.method,
                                       include_nonconverged=c.include_nonconverged,
                                       feedforward=(voltages, rates))

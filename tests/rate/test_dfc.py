@@ -75,7 +75,7 @@ def _ss_versus_ssa(net, x, rates, target, feedback):
     layer = ref.layer_angles(dW_ss, dW_ssa)
     whole = ref.network_angle(dW_ss, dW_ssa)
     apical = ref.angle(np.concatenate(sim.final.v_apical, 1), np.concatenate(ssa.v_apical, 1))
-    converged, diverged, distance = dfc.convergence(sim, rates[-1], target, TOY_CONTROLLER.alpha)
+    converged, diverged, distance = dfc.convergence(sim, rates[-1], TOY_CONTROLLER.alpha)
     print(f"DFC-SS vs SSA: layers {np.round(layer, 3)} deg, network {whole:.3f} deg, Qu {apical:.3f} deg; "
           f"converged {converged.mean():.3f}, median distance {np.median(distance):.2e}, max {distance.max():.2e}")
     return layer, whole, converged, diverged, distance, dW_ssa
@@ -128,7 +128,7 @@ def test_excluding_nonconverged_samples_zeroes_their_contribution(toy_data):
     x, _, voltages, rates, target = _toy_batch(toy_data, net, n=12)
     settings = TOY_CONTROLLER.with_(steps=300)  # too short: some samples fail the test
     sim = dfc.simulate(net, x, target, settings)
-    converged, _, _ = dfc.convergence(sim, rates[-1], target, settings.alpha)
+    converged, _, _ = dfc.convergence(sim, rates[-1], settings.alpha)
     dW, _, info = dfc.dfc_update(net, x, target, settings, "dfc", include_nonconverged=False)
     assert info["converged_fraction"] == converged.mean()
     keep = converged
@@ -221,9 +221,9 @@ def test_convergence_of_samples_without_error(dtype):
     target[:4] = rates[-1][:4]  # delta_L = 0 exactly
     settings = dfc.ControllerSettings(alpha=0.01, k_p=1.5, dt=0.01, steps=3000, time_constant_ratio=0.2)
     sim = dfc.simulate(net, x, target, settings, accumulate_updates=False)
-    converged, _, _ = dfc.convergence(sim, rates[-1], target, settings.alpha)
+    converged, _, _ = dfc.convergence(sim, rates[-1], settings.alpha)
     assert np.all(sim.error_initial[:4] == 0)
     assert converged.all(), converged
     short = dfc.simulate(net, x, target, settings.with_(steps=3), accumulate_updates=False)
-    converged_short, _, _ = dfc.convergence(short, rates[-1], target, settings.alpha)
+    converged_short, _, _ = dfc.convergence(short, rates[-1], settings.alpha)
     assert converged_short[:4].all() and not converged_short[4:].any()

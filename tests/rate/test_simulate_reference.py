@@ -97,7 +97,7 @@ def test_nonconverged_samples_are_left_out(monkeypatch, n_dropped, variant):
     keep = np.ones(12, dtype=bool)
     keep[np.random.default_rng(0).choice(12, n_dropped, replace=False)] = False
 
-    def fake_convergence(sim, r_ff, tgt, alpha):
+    def fake_convergence(sim, r_ff, alpha):
         return keep.copy(), np.zeros(12, dtype=bool), np.zeros(12)
 
     monkeypatch.setattr(dfc, "convergence", fake_convergence)
@@ -162,3 +162,17 @@ def test_helper_thread_gives_identical_results(monkeypatch, helper_thread):
                          b.mean_weight_update + b.feedback_correlation + [b.final.u]):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(after_a, after_b)
+
+
+@pytest.mark.parametrize("sizes", [(7, 3), (7, 6, 3), (7, 6, 5, 4, 3)])
+@pytest.mark.parametrize("chunk", [1, 7, None])
+def test_simulate_equals_plain_integration_at_other_depths(sizes, chunk):
+    """One layer (the output layer is also the first, with constant basal input), two and
+    four layers; the deviation form and its slots handle every depth."""
+    net, x, target = _problem(sizes=sizes)
+    s = BASE.with_(proactive=True)
+    sim = dfc.simulate(net, x, target, s, chunk_steps=chunk)
+    want = reference_simulation(net, x, target, s)
+    _assert_close(sim.mean_weight_update + sim.mean_bias_update, want["dW"] + want["db"], 1e-10)
+    _assert_close([sim.final.u, *sim.final.v, *sim.final.r, *sim.final.v_basal],
+                  [want["u"], *want["v"], *want["r"], *want["v_basal"]], 1e-10)
