@@ -346,6 +346,12 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
                 pre = dr_slots[i - 1][rows].reshape(-1, sizes[i - 1])
                 sum_dW[i] += matmul(sig.T, pre)
 
+    def plasticity_signal(i, out):
+        # phi(v_i) - phi(v_i^B) = dr_i - (phi(v_i^- + dv_i^B) - phi(v_i^-)), for layers i > 1
+        # (the first layer's basal input is constant: its signal is dr_1)
+        increments[i](dv_basal[i], out=out)
+        return np.subtract(dr[i], out, out=out)
+
     def layer_views(array):
         return [array[:, edges[i]:edges[i + 1]] for i in range(depth)]
 
@@ -390,12 +396,8 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
                 if accumulate_updates and (i == 0 or i < depth - 1):
                     dr[i] = dr_slots[i][index]   # written in place, read by layer i + 1 and the sums
                 increments[i](dv[i], out=dr[i])
-                if accumulate_updates:
-                    # plasticity signal phi(v_i) - phi(v_i^B) = dr_i - (phi(v_i^- + dv_i^B) - phi(v_i^-))
-                    if i > 0:
-                        sig = signal_slots[i][index]
-                        increments[i](dv_basal[i], out=sig)
-                        np.subtract(dr[i], sig, out=sig)
+                if accumulate_updates and i > 0:
+                    plasticity_signal(i, out=signal_slots[i][index])
             if not s.proactive:
                 controller_step()
             if accumulate_feedback:
@@ -418,13 +420,7 @@ def simulate(net: RateNetwork, x: np.ndarray, target: np.ndarray, settings: Cont
             noise.close()
 
     v_apical = [apical[:, edges[i]:edges[i + 1]].copy() for i in range(depth)]
-    signal = []
-    for i in range(depth):
-        if i == 0:
-            signal.append(dr[0].copy())
-        else:
-            basal_change = increments[i](dv_basal[i], out=np.empty_like(dr[i]))
-            signal.append(dr[i] - basal_change)
+    signal = [dr[0].copy()] + [plasticity_signal(i, out=np.empty_like(dr[i])) for i in range(1, depth)]
     final = SteadyState(
         u=u,
         v=[v0 + d for v0, d in zip(voltages, dv)],
