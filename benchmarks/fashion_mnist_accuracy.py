@@ -14,9 +14,16 @@ accuracy at the epoch with the best validation accuracy (the epoch is chosen on 
 
 Targets (issue 5; ``target_accuracy`` in the experiment file): DFC-SSA and DFC >= 87.5 %
 within 40 epochs, BP >= 89 % (published, strong_dfc EXPERIMENTS.rst, 40 epochs: BP 89.40,
-DFC 88.70). Hours per method on 2
-cores (``benchmarks/dfc_speed.py`` gives the seconds per epoch). Writes
-``data/benchmarks/fashion_mnist_accuracy.json`` and ``.png``.
+DFC 88.70). Writes ``data/benchmarks/fashion_mnist_accuracy.json`` and ``.png``.
+
+Threads: on two cores that nothing else uses, one BLAS thread plus the rate package's
+helper thread is fastest for the simulated variants (DFC with fixed feedback: 387 s per
+epoch, against 510 s with two BLAS threads and no helper):
+
+    DENDRITIC_BLAS_THREADS=1 DENDRITIC_HELPER_THREAD=1 python benchmarks/fashion_mnist_accuracy.py
+
+On shared cores keep the defaults (one BLAS thread, no helper). ``benchmarks/dfc_speed.py``
+gives the seconds per batch and per epoch of each method.
 """
 
 from __future__ import annotations
