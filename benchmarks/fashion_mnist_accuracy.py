@@ -17,8 +17,8 @@ within 40 epochs, BP >= 89 % (published, strong_dfc EXPERIMENTS.rst, 40 epochs: 
 DFC 88.70). Writes ``data/benchmarks/fashion_mnist_accuracy.json`` and ``.png``.
 
 Threads: on two cores that nothing else uses, one BLAS thread plus the rate package's
-helper thread is fastest for the simulated variants (DFC with fixed feedback: 387 s per
-epoch, against 510 s with two BLAS threads and no helper):
+helper thread is fastest for the simulated variants (DFC with fixed feedback: 390-440 s
+per epoch, against about 510 s with two BLAS threads and no helper):
 
     DENDRITIC_BLAS_THREADS=1 DENDRITIC_HELPER_THREAD=1 python benchmarks/fashion_mnist_accuracy.py
 
