@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -157,25 +156,22 @@ def main(argv=None) -> int:
     load = os.getloadavg()
     print(f"load average during the run: {load[0]:.2f} (1 min), {os.cpu_count()} CPUs, BLAS threads "
           f"{args.threads if args.threads is not None else 'default'}, {args.dtype}")
-    import numpy as np
+    from dendritic.io import machine, write_json
 
     report = {"rows": rows, "goals": GOALS, "dtype": args.dtype, "threads": args.threads,
-              "helper_thread": args.helper_thread, "batch_size": BATCH,
-              "train_images": TRAIN_IMAGES, "load_average": load, "cpus": os.cpu_count(),
-              "machine": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+              "helper_thread": args.helper_thread, "batch_size": BATCH, "train_images": TRAIN_IMAGES,
+              "machine": machine() | {"load_average": list(load)},
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
+    write_json(args.output, report)
     figure = _plot(rows, args.output.with_suffix(".png"), load[0])
     print(f"saved {args.output} and {figure}")
     return 0
 
 
 def _plot(rows, path: Path, load: float) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from dendritic.plots import save_figure
 
     names = [row["method"] for row in rows]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -194,9 +190,7 @@ def _plot(rows, path: Path, load: float) -> Path:
     axes[1].set(yticks=list(y), yticklabels=[""] * len(rows), xlabel="peak memory (GB)")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ gives the seconds per batch and per epoch of each method.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -96,10 +95,9 @@ def summarise(method: str) -> dict | None:
 
 
 def plot(rows: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from dendritic.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for k, row in enumerate(rows):
@@ -113,9 +111,7 @@ def plot(rows: list[dict], path: Path) -> Path:
            title="Fashion-MNIST, 784-256-256-256-10 (dotted: validation)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None) -> int:
@@ -145,8 +141,9 @@ def main(argv=None) -> int:
         print(f"{row['method']:12s} {row['epochs']:6d} {100 * row['test_at_best_validation']:12.2f}% "
               f"{row['best_validation_epoch']:7d} {100 * row['test_final']:6.2f}% {100 * row['test_max']:6.2f}% "
               f"{100 * row['target']:6.1f}% {row['median_epoch_seconds']:16.0f}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"rows": rows, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+    from dendritic.io import write_json
+
+    write_json(args.output, {"rows": rows, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     figure = plot(rows, args.output.with_suffix(".png"))
     print(f"saved {args.output} and {figure}")
     return 0

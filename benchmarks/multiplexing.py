@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -124,13 +123,9 @@ def main(argv=None) -> int:
               f"{result['sim_per_wall']:.3f} simulated s per s", flush=True)
         for key, value in result["correlations"].items():
             print(f"    r({key}) = {value:.3f}")
-    summary = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                           "cpus": os.cpu_count(), "load_average": os.getloadavg()},
-               "results": results}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, args.output)
+    from dendritic.io import machine, write_json
+
+    write_json(args.output, {"machine": machine(), "results": results})
     print(f"written: {args.output}")
     return 0
 

@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -335,10 +334,9 @@ def profile_table(profiles: list[dict]) -> str:
 
 
 def plot(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from dendritic.plots import save_figure
 
     sizes = sorted({r["N"] for r in results})
     plastic = [v for v in VARIANTS if v != "static" and any(r["variant"] == v for r in results)]
@@ -365,7 +363,7 @@ def plot(results: list[dict], path: Path) -> None:
         axis.grid(True, axis="y", which="both", alpha=0.3)
         axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path)
 
 
 def duration_for(target: str, N: int, args) -> float:
@@ -452,15 +450,13 @@ def main(argv=None) -> None:
         print(profile_table(profiles))
     print(f"benchmark wall time {total / 60:.1f} min")
 
-    import brian2
+    from dendritic.io import machine, write_json
 
-    payload = {"results": results, "profiles": profiles, "wall_time_s": total, "machine": {
-        "platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-        "python": platform.python_version(), "brian2": brian2.__version__, "numpy": np.__version__},
+    payload = {"results": results, "profiles": profiles, "wall_time_s": total, "machine": machine(),
         "network": {"K": K, "input_rate_hz": INPUT_RATE, "w_mean_V": W_MEAN, "w_std_V": W_STD, "dt_s": DT,
                     "n_inputs": "max(1000, N)", "neuron": args.neuron, "seed": SEED},
         "command": " ".join([Path(sys.executable).name, *sys.argv])}
-    args.output.write_text(json.dumps(payload, indent=1, default=str))
+    write_json(args.output, payload, indent=1, default=str)
     plot(results, args.output.with_suffix(".png"))
     print(f"wrote {args.output} and {args.output.with_suffix('.png')}")
 

@@ -175,10 +175,12 @@ def main(argv=None) -> None:
         print(f"{mode}: 10 recompiles / run_args sweep = {ratio:.1f}x (goal >= 5x: "
               f"{'met' if ratio >= 5 else 'NOT met'}); per extra point rebuild / rerun = {marginal:.1f}x; "
               f"identical spikes at every point: {identical}")
+    from dendritic.io import write_json
+
     payload = {"neurons": args.neurons, "duration_s": args.duration, "parameter": "ext.rate", "rates_hz": RATES,
                "sweep": sweep, "recompiles": baselines, "summary": summary, "load_average_1min": load,
                "command": " ".join([Path(sys.executable).name, *sys.argv])}
-    args.output.write_text(json.dumps(payload, indent=1, default=float))
+    write_json(args.output, payload, indent=1, default=float)
     print(f"wrote {args.output}")
 
 

@@ -43,7 +43,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -315,10 +314,9 @@ def table(results: list[dict]) -> str:
 
 
 def plot(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from dendritic.plots import save_figure
 
     figure, axis = plt.subplots(figsize=(6, 4.2))
     for target in TARGETS:
@@ -332,7 +330,7 @@ def plot(results: list[dict], path: Path) -> None:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path)
 
 
 def main(argv=None) -> None:
@@ -421,14 +419,12 @@ def main(argv=None) -> None:
         print("\n".join("  " + c for c in checks))
     print(f"benchmark wall time {total / 60:.1f} min")
 
-    import brian2
+    from dendritic.io import machine, write_json
 
-    payload = {"results": results, "wall_time_s": total, "machine": {
-        "platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-        "python": platform.python_version(), "brian2": brian2.__version__, "numpy": np.__version__},
+    payload = {"results": results, "wall_time_s": total, "machine": machine(),
         "network": circuit_mapping(0, 0.0) | {"populations": "N pyramidal (sacramento2018_pyramidal)"},
         "command": " ".join([Path(sys.executable).name, *sys.argv])}
-    args.output.write_text(json.dumps(payload, indent=1, default=str))
+    write_json(args.output, payload, indent=1, default=str)
     plot(results, args.output.with_suffix(".png"))
     print(f"wrote {args.output} and {args.output.with_suffix('.png')}")
 

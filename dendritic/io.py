@@ -16,9 +16,11 @@ half-written one.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -30,7 +32,8 @@ from brian2.units.fundamentalunits import (
     get_unit,
 )
 
-__all__ = ["write_results", "read_results", "read_attributes", "provenance", "usual_permissions"]
+__all__ = ["write_results", "read_results", "read_attributes", "provenance", "machine", "write_json",
+           "atomic_path", "usual_permissions"]
 
 _DIMENSIONS_ATTR = "dimensions"
 _UNIT_ATTR = "unit"
@@ -66,6 +69,26 @@ def usual_permissions(path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path in ``path``'s folder to write to; when the block ends without
+    an exception the file is fsync'ed, given :func:`usual_permissions` and renamed over
+    ``path`` (atomic on POSIX); otherwise it is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp_name
+        with open(tmp_name, "rb") as handle:
+            os.fsync(handle.fileno())
+        usual_permissions(tmp_name)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+
+
 def write_results(path, results: Mapping, attrs: Mapping | None = None) -> Path:
     """Write ``results`` (a nested mapping) to ``path`` atomically; return the path.
 
@@ -73,24 +96,37 @@ def write_results(path, results: Mapping, attrs: Mapping | None = None) -> Path:
     stored as the string ``"None"``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp_name:
         with h5py.File(tmp_name, "w") as f:
             for key, value in (attrs or {}).items():
                 f.attrs[key] = _attribute_value(value)
             _write_group(f, results, where="/")
-            f.flush()
-        with open(tmp_name, "rb") as handle:
-            os.fsync(handle.fileno())
-        usual_permissions(tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
     return path
+
+
+def write_json(path, payload, **dumps_options) -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically; return the path. It is encoded
+    before any file is touched, so a value JSON cannot hold leaves the old file as it was.
+    ``dumps_options`` go to :func:`json.dumps` (default ``indent=2``)."""
+    text = json.dumps(payload, **({"indent": 2} | dumps_options))
+    path = Path(path)
+    with atomic_path(path) as tmp_name:
+        with open(tmp_name, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    return path
+
+
+def machine() -> dict:
+    """The computer and software a benchmark ran on: platform, processor, logical
+    cores, 1/5/15-minute load average and the versions of Python, NumPy and Brian 2."""
+    import platform
+    import sys
+
+    import brian2
+
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+            "load_average": list(os.getloadavg()), "python": sys.version.split()[0],
+            "numpy": np.__version__, "brian2": brian2.__version__}
 
 
 def read_results(path) -> dict:

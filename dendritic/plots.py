@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -12,25 +10,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dendritic.io import usual_permissions  # noqa: E402
+from dendritic.io import atomic_path  # noqa: E402
 
 __all__ = ["save_figure", "population_figure", "population_rate"]
 
 
-def save_figure(figure, path) -> Path:
-    """Save ``figure`` to ``path`` through a temporary file and an atomic rename."""
+def save_figure(figure, path, dpi: int = 120) -> Path:
+    """Save ``figure`` to ``path`` (format from the suffix) through a temporary file and
+    an atomic rename, then close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
-        usual_permissions(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(figure)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from brian2 import Hz, mV, ms, nS, second
 from brian2.units.fundamentalunits import get_dimensions
 
-from dendritic.io import provenance, read_attributes, read_results, write_results
+from dendritic.io import atomic_path, machine, provenance, read_attributes, read_results, write_json, write_results
 
 
 def _tree():
@@ -112,7 +113,45 @@ def test_results_and_figures_get_the_usual_permissions(tmp_path):
     try:
         h5 = write_results(tmp_path / "r.h5", {"x": np.arange(3)})
         png = save_figure(plt.figure(), tmp_path / "r.png")
+        report = write_json(tmp_path / "r.json", {"x": 1})
     finally:
         os.umask(umask)
-    for path in (h5, png):
+    for path in (h5, png, report):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, oct(path.stat().st_mode)
+
+
+def test_json_report_round_trip_and_failed_encoding_keeps_the_previous_file(tmp_path):
+    """Benchmark reports: JSON written atomically; a value JSON cannot encode changes nothing."""
+    import json
+
+    path = write_json(tmp_path / "sub" / "report.json", {"rows": [1.5, 2], "name": "dfc"})
+    assert json.loads(path.read_text()) == {"rows": [1.5, 2], "name": "dfc"}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        write_json(path, {"rows": [3], "bad": object()})
+    assert json.loads(path.read_text())["rows"] == [1.5, 2]
+    write_json(path, {"bad": object()}, default=str, indent=None)  # options reach json.dumps
+    assert json.loads(path.read_text())["bad"].startswith("<object object")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["report.json"]
+
+
+@pytest.mark.parametrize("previous", [True, False])
+def test_atomic_path_leaves_previous_file_or_none_when_the_writer_fails(tmp_path, previous):
+    path = tmp_path / "figure.png"
+    if previous:
+        path.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(b"half")
+            assert Path(tmp).parent == tmp_path and Path(tmp).name.startswith(".figure.png.")
+            raise RuntimeError("interrupted")
+    assert (path.read_bytes() == b"old") if previous else not path.exists()
+    assert [p.name for p in tmp_path.iterdir()] == (["figure.png"] if previous else [])
+
+
+def test_machine_describes_cores_load_and_versions():
+    import brian2
+
+    info = machine()
+    assert info["cpus"] == os.cpu_count() and len(info["load_average"]) == 3
+    assert info["brian2"] == brian2.__version__ and info["numpy"] == np.__version__
+    assert info["python"] == sys.version.split()[0]
