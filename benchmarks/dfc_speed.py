@@ -160,7 +160,7 @@ def main(argv=None) -> int:
 
     report = {"rows": rows, "goals": GOALS, "dtype": args.dtype, "threads": args.threads,
               "helper_thread": args.helper_thread, "batch_size": BATCH, "train_images": TRAIN_IMAGES,
-              "machine": machine() | {"load_average": list(load)},
+              "machine": machine(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(args.output, report)
     figure = _plot(rows, args.output.with_suffix(".png"), load[0])

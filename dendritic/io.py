@@ -39,23 +39,27 @@ _DIMENSIONS_ATTR = "dimensions"
 _UNIT_ATTR = "unit"
 
 
-def provenance(**run) -> dict:
-    """Root attributes every results file carries: the run's own keys (``experiment``,
-    ``seed``, ``target`` ...) plus package versions, command line and creation time."""
-    import datetime
+def _versions() -> dict:
+    """name -> version of dendritic, Brian 2, NumPy, h5py and Python."""
     import sys
 
     import brian2
 
     import dendritic
 
+    return {"dendritic": dendritic.__version__, "brian2": brian2.__version__, "numpy": np.__version__,
+            "h5py": h5py.__version__, "python": sys.version.split()[0]}
+
+
+def provenance(**run) -> dict:
+    """Root attributes every results file carries: the run's own keys (``experiment``,
+    ``seed``, ``target`` ...) plus package versions, command line and creation time."""
+    import datetime
+    import sys
+
     return {
         **run,
-        "dendritic_version": dendritic.__version__,
-        "brian2_version": brian2.__version__,
-        "numpy_version": np.__version__,
-        "h5py_version": h5py.__version__,
-        "python_version": sys.version.split()[0],
+        **{f"{name}_version": version for name, version in _versions().items()},
         "command": " ".join(sys.argv),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -118,15 +122,11 @@ def write_json(path, payload, **dumps_options) -> Path:
 
 def machine() -> dict:
     """The computer and software a benchmark ran on: platform, processor, logical
-    cores, 1/5/15-minute load average and the versions of Python, NumPy and Brian 2."""
+    cores, 1/5/15-minute load average and the package versions (:func:`_versions`)."""
     import platform
-    import sys
-
-    import brian2
 
     return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-            "load_average": list(os.getloadavg()), "python": sys.version.split()[0],
-            "numpy": np.__version__, "brian2": brian2.__version__}
+            "load_average": list(os.getloadavg()), **_versions()}
 
 
 def read_results(path) -> dict:
