@@ -19,9 +19,25 @@ Pyramidal neuron (``model = "payeur_pyramidal"``)::
     spike: V_s > V_thr;  reset V_s = V_reset
 
 Synaptic input is conductance-based, with conductances in units of the compartment's
-leak (as in Auryn): I_syn,s = (C_s/tau_s)[g_ampa_s (E_exc - V_s) + g_gaba_s (E_inh - V_s)],
-and likewise for the dendrite with C_d/tau_d. Synapses add jumps to ``g_ampa_s``,
-``g_gaba_s``, ``g_ampa_d``, ``g_gaba_d``; they decay with tau_ampa and tau_gaba.
+leak (as in Auryn): I_syn,s = (C_s/tau_s)[g_ampa_s (E_exc - V_s) + g_gaba_s (E_inh - V_s)]
+and I_syn,d = (C_d/tau_d)[g_ampa_d (E_exc - V_drive) + g_gaba_d (E_inh - V_drive)].
+Synapses add jumps to ``g_ampa_s``, ``g_gaba_s``, ``g_ampa_d``, ``g_gaba_d``; they decay
+by the exact factor exp(-dt/tau) per step, tau_ampa or tau_gaba, as Auryn's
+``LinearComboSynapse``/``ExpCobaSynapse`` (``scale_ampa``).
+
+The driving force of the dendritic synapses is a named option of the parameter file,
+``dendritic_driving_force``:
+
+- ``"soma"`` (the published code, default of ``payeur2021.toml``): V_drive = V_s.
+  ``NaudGroup`` builds all four synapse objects on the group, and
+  ``LinearComboSynapse::evolve`` and ``ExpCobaSynapse::evolve`` take the driving force
+  from the group's ``mem``, which is the somatic potential; so a dendritic synapse
+  injects g (E_rev - V_s) into the dendrite.
+- ``"dendrite"``: V_drive = V_d, the physical form (the synapse sits on the dendrite).
+
+The published circuits set the NMDA share of ``LinearComboSynapse`` to zero
+(``set_nmda_ampa_current_ampl_ratio(0.)`` in ``sim_propagation.cpp``), so excitation is
+AMPA only here too.
 
 Somatic input alone drives mostly isolated spikes (threshold adaptation and somatic
 adaptation space them out); depolarising the apical dendrite brings V_d near the
@@ -53,8 +69,10 @@ was tuned with Euler at 0.1 ms and its bursts (a few spikes, 4-10 ms apart) are
 shaped by that discretisation, so Euler reproduces the published neuron rather than
 a more accurate integration of different numbers. The fastest time scale besides the
 spike itself is the plateau's regeneration, g_d/(C_d D_d) = 1.2 mV/ms per mV; at
-0.1 ms the Euler step is well inside its stability range. One difference to Auryn:
-Brian updates w_d from V_d at the start of the step, Auryn from the end (O(dt^2)).
+0.1 ms the Euler step is well inside its stability range. The step follows Auryn's
+order: w_d is updated from the end-of-step V_d (written V_d + dt dV_d/dt), everything
+else from the start-of-step values.
+At rest w_d starts at 0.1 mV, as ``NaudGroup::clear`` (``state_wdend->set_all(1e-4)``).
 The back-propagated current is on during the 20 steps after the spike, as Auryn's
 box kernel (a half-step margin makes the comparison immune to rounding of t).
 
@@ -64,7 +82,20 @@ Interneurons (``model = "adex"``, Auryn's ``AdExGroup``; PV and SOM parameter se
     C dV/dt = g_L (E_L - V) + g_L delta_T exp((V - V_T)/delta_T) - w
               + g_L [g_ampa (E_exc - V) + g_gaba (E_inh - V)] + I_ext
     tau_w dw/dt = a (V - E_L) - w
-    spike: V > V_peak;  reset V = V_reset, w += b;  refractory t_ref
+    spike: V > V_peak;  reset V = V_reset, w += b;  refractory for t_ref after the spike step
+
+While refractory the potential follows the option ``refractory_potential``:
+
+- ``"rest"`` (the published code, default): clamped to E_L during the t_ref steps after
+  the spike (``AdExGroup::evolve`` sets ``t_mem[i] = e_rest`` while ``t_ref[i] > 0``), so
+  V_reset only holds in the step of the spike (where w sees it) and the neuron
+  restarts from E_L; written as the Euler step V <- V + dt (E_L - V)/dt while
+  ``not_refractory`` is false, which lands on E_L exactly.
+- ``"reset"``: held at V_reset (Brian's ``unless refractory``).
+
+Auryn also clips V to [E_inh, 20 mV] after each step; with conductance-based input and
+Euler steps far below the synaptic time constants V cannot leave that range before
+the spike, so the clip is left out.
 
 Every parameter is a ``(shared, constant)`` equation variable, so a standalone binary
 can change it through ``run_args``.
@@ -84,7 +115,10 @@ from dendritic import config as cfg
 from dendritic.neurons.compartments import equations as join_equations
 from dendritic.neurons.compartments import input_lines, parameter_lines
 
-__all__ = ["BurstingModel", "KINDS", "load_model", "model_from_mapping"]
+__all__ = ["BurstingModel", "KINDS", "load_model", "model_from_mapping", "INITIAL_W_D"]
+
+#: Dendritic adaptation at rest, as Auryn's ``NaudGroup::clear`` (1e-4 V).
+INITIAL_W_D = 0.1 * mV
 
 _SYNAPSES = {
     "tau_ampa": cfg.Quantity(unit=ms, bound="positive", doc="AMPA conductance decay", default="5 ms"),
@@ -133,61 +167,87 @@ ADEX_PARAMETERS = {
     **_SYNAPSES,
 }
 
-_PYRAMIDAL_BODY = """
-dV_s/dt = (E_L - V_s)/tau_s + (g_s*plateau + b*w_s + I_soma + I_syn_s)/C_s : volt
-dV_d/dt = (E_L - V_d)/tau_d + (g_d*plateau + a*w_d + I_bap + I_dend + I_syn_d)/C_d : volt
-dw_s/dt = -w_s/tau_ws : 1
-dw_d/dt = (V_d - E_L - w_d)/tau_wd : volt
-dV_thr/dt = (V_T - V_thr)/tau_thr : volt
-dg_ampa_s/dt = -g_ampa_s/tau_ampa : 1
-dg_gaba_s/dt = -g_gaba_s/tau_gaba : 1
-dg_ampa_d/dt = -g_ampa_d/tau_ampa : 1
-dg_gaba_d/dt = -g_gaba_d/tau_gaba : 1
-plateau = 1/(1 + exp(-(V_d - E_d)/D_d)) : 1
-I_syn_s = C_s/tau_s*(g_ampa_s*(E_exc - V_s) + g_gaba_s*(E_inh - V_s)) : amp
-I_syn_d = C_d/tau_d*(g_ampa_d*(E_exc - V_d) + g_gaba_d*(E_inh - V_d)) : amp
-I_bap = bap_amplitude*int(t - t_last_spike < bap_duration + 0.5*dt) : amp
-"""
+def _decay(variable: str, tau: str) -> str:
+    """Linear decay by the exact factor exp(-dt/tau) per Euler step (Auryn's
+    ``scale_*`` constants); the factor is loop-invariant, so Brian computes it once per
+    step."""
+    return f"d{variable}/dt = -{variable}*(1 - exp(-dt/{tau}))/dt : 1"
 
-_ADEX_BODY = """
-dV/dt = (g_L*(E_L - V) + g_L*delta_T*exp((V - V_T)/delta_T) - w + I_syn + I_ext)/C : volt (unless refractory)
-dw/dt = (a*(V - E_L) - w)/tau_w : amp
-dg_ampa/dt = -g_ampa/tau_ampa : 1
-dg_gaba/dt = -g_gaba/tau_gaba : 1
-I_syn = g_L*(g_ampa*(E_exc - V) + g_gaba*(E_inh - V)) : amp
-"""
+
+def _pyramidal_body(options: Mapping[str, str]) -> str:
+    drive = {"soma": "V_s", "dendrite": "V_d"}[options["dendritic_driving_force"]]
+    return "\n".join([
+        "dV_s/dt = (E_L - V_s)/tau_s + (g_s*plateau + b*w_s + I_soma + I_syn_s)/C_s : volt",
+        "dV_d/dt = dendritic_slope : volt",
+        "dendritic_slope = (E_L - V_d)/tau_d + (g_d*plateau + a*w_d + I_bap + I_dend + I_syn_d)/C_d : volt/second",
+        "dw_s/dt = -w_s*(1 - exp(-dt/tau_ws))/dt : 1",
+        # from the end-of-step V_d, V_d + dt dV_d/dt, as NaudGroup::integrate_membrane
+        "dw_d/dt = (V_d + dt*dendritic_slope - E_L - w_d)/tau_wd : volt",
+        "dV_thr/dt = (V_T - V_thr)/tau_thr : volt",
+        _decay("g_ampa_s", "tau_ampa"), _decay("g_gaba_s", "tau_gaba"),
+        _decay("g_ampa_d", "tau_ampa"), _decay("g_gaba_d", "tau_gaba"),
+        "plateau = 1/(1 + exp(-(V_d - E_d)/D_d)) : 1",
+        "I_syn_s = C_s/tau_s*(g_ampa_s*(E_exc - V_s) + g_gaba_s*(E_inh - V_s)) : amp",
+        f"I_syn_d = C_d/tau_d*(g_ampa_d*(E_exc - {drive}) + g_gaba_d*(E_inh - {drive})) : amp",
+        "I_bap = bap_amplitude*int(t - t_last_spike < bap_duration + 0.5*dt) : amp",
+    ])
+
+
+def _adex_body(options: Mapping[str, str]) -> str:
+    current = "(g_L*(E_L - V) + g_L*delta_T*exp((V - V_T)/delta_T) - w + I_syn + I_ext)/C"
+    if options["refractory_potential"] == "rest":
+        membrane = f"dV/dt = int(not_refractory)*{current} + (1 - int(not_refractory))*(E_L - V)/dt : volt"
+    else:
+        membrane = f"dV/dt = {current} : volt (unless refractory)"
+    return "\n".join([
+        membrane,
+        "dw/dt = (a*(V - E_L) - w)/tau_w : amp",
+        _decay("g_ampa", "tau_ampa"), _decay("g_gaba", "tau_gaba"),
+        "I_syn = g_L*(g_ampa*(E_exc - V) + g_gaba*(E_inh - V)) : amp",
+    ])
 
 
 @dataclass(frozen=True)
 class _Kind:
     parameters: Mapping[str, cfg.Field]
     inputs: Mapping[str, str]
-    body: str
+    body: object  # options -> equation text
     potential: str
     threshold: str
     reset: str
     refractory: object = False
     detects_bursts: bool = False
+    options: Mapping[str, cfg.Field] = field(default_factory=dict)
 
 
 KINDS = {
     "payeur_pyramidal": _Kind(
         parameters=PYRAMIDAL_PARAMETERS,
         inputs={"I_soma": "amp", "I_dend": "amp"},
-        body=_PYRAMIDAL_BODY,
+        body=_pyramidal_body,
         potential="V_s",
         threshold="V_s > V_thr",
         reset="V_s = V_reset\nV_thr += delta_thr\nw_s += 1",
         detects_bursts=True,
+        options={"dendritic_driving_force": cfg.Choice(
+            options=("soma", "dendrite"), default="soma",
+            doc="potential that sets the driving force of the dendritic synapses: the soma's, as in "
+                "Auryn's NaudGroup (published), or the dendrite's (physical)")},
     ),
     "adex": _Kind(
         parameters=ADEX_PARAMETERS,
         inputs={"I_ext": "amp"},
-        body=_ADEX_BODY,
+        body=_adex_body,
         potential="V",
         threshold="V > V_peak",
         reset="V = V_reset\nw += b",
-        refractory="t_ref",
+        # refractory for the t_ref/dt steps after the spike step, as AdExGroup's counter
+        # (Brian's plain refractory=t_ref counts the spike step itself: one step less)
+        refractory="t - lastspike < t_ref + 0.5*dt",
+        options={"refractory_potential": cfg.Choice(
+            options=("rest", "reset"), default="rest",
+            doc="potential while refractory: clamped to E_L, as Auryn's AdExGroup (published), or held at "
+                "V_reset")},
     ),
 }
 
@@ -203,6 +263,7 @@ class BurstingModel:
     description: str = ""
     file: Path | None = None
     extra_equations: tuple[str, ...] = field(default=())
+    options: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def spec(self) -> _Kind:
@@ -231,8 +292,9 @@ class BurstingModel:
         """Brian ``Equations``; ``inputs`` maps input names (``I_soma``, ``I_dend`` or
         ``I_ext``) to expressions such as ``"stimulus(t)"``."""
         parameters = {k: v for k, v in self.parameters.items() if k != "burst_window"}
+        options = {key: self.options.get(key, option.default) for key, option in self.spec.options.items()}
         return join_equations(
-            self.spec.body,
+            self.spec.body(options),
             bursts.detection_equations() if self.detects_bursts else "",
             input_lines(self.spec.inputs, inputs),
             parameter_lines(parameters),
@@ -288,7 +350,7 @@ class BurstingModel:
             group.V_d = "E_L"
             group.V_thr = "V_T"
             group.w_s = 0
-            group.w_d = 0 * mV
+            group.w_d = INITIAL_W_D
             bursts.initialise_detection(group)
         else:
             group.w = 0 * pA
@@ -297,17 +359,21 @@ class BurstingModel:
 def model_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> BurstingModel:
     """Validate a parameter-file mapping: header first, then the kind's parameters."""
     raw = dict(raw)
+    kind = raw.get("model")
+    options = KINDS[kind].options if kind in KINDS else {}
     header = cfg.validate({**raw, "parameters": {}}, {
         "model": cfg.Choice(options=tuple(sorted(KINDS)), doc="neuron kind"),
         "source": cfg.Text(doc="the paper the defaults come from"),
         "description": cfg.Text(default=""),
+        **options,
         "parameters": cfg.Table(schema={}),
     }, source=source)
     parameters = cfg.validate(raw.get("parameters", {}), KINDS[header["model"]].parameters, source=source,
                               prefix="parameters.")
     return BurstingModel(kind=header["model"], parameters=parameters, source=header["source"],
                          description=header["description"],
-                         file=Path(source) if not str(source).startswith("<") else None)
+                         file=Path(source) if not str(source).startswith("<") else None,
+                         options={key: header[key] for key in options})
 
 
 def load_model(name: str | Path, relative_to: Path | None = None) -> BurstingModel:
