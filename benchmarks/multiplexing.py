@@ -52,7 +52,6 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
     result = {"target": target, "neurons_per_population": neurons, "openmp_threads": threads,
               "sizes": {p["name"]: p["N"] for p in spec.values["populations"]}, "simulated_s": simulated}
     backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads)
-    multiplexing.limit_make_jobs()
     wall_start = time.perf_counter()
     with backend:
         start = time.perf_counter()

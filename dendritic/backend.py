@@ -42,6 +42,18 @@ __all__ = ["TARGETS", "Backend", "check_target"]
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
 
+def limit_make_jobs() -> None:
+    """Compile standalone code with at most one job per core (at most 4): Brian 2.9's
+    bare ``make -j`` starts one compiler per source file at once (dozens), which swamps
+    a small machine. A ``-j`` the user set in Brian's preferences is kept."""
+    import os
+
+    current = list(prefs.devices.cpp_standalone.extra_make_args_unix)
+    if not any(str(arg).startswith("-j") and str(arg) != "-j" for arg in current):
+        jobs = max(1, min(4, os.cpu_count() or 1))
+        prefs.devices.cpp_standalone.extra_make_args_unix = [a for a in current if a != "-j"] + [f"-j{jobs}"]
+
+
 def check_target(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
@@ -94,6 +106,7 @@ class Backend:
             self.build_dir.mkdir(parents=True, exist_ok=True)
             set_device("cpp_standalone", directory=str(self.build_dir), build_on_run=False)
             prefs.devices.cpp_standalone.openmp_threads = self.threads
+            limit_make_jobs()
         else:
             set_device("runtime")
             prefs.codegen.target = self.target

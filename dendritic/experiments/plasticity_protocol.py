@@ -147,14 +147,6 @@ def zero_crossing(burst_probabilities, weight_change) -> float:
     return float(-intercept / slope)
 
 
-def limit_make_jobs() -> None:
-    """Compile standalone code with at most one job per core: Brian's default ``make -j``
-    starts one compiler per file at once (dozens), which swamps a small machine."""
-    from brian2 import prefs
-
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(1, min(4, os.cpu_count() or 1))}"]
-
-
 def simulate(settings: dict, target: str = "cython", build_dir=None, seed=None, progress=False) -> dict:
     """Run every condition of the protocol in one network; return results (a nested dict)."""
     run, protocol, plasticity = settings["run"], settings["protocol"], settings["plasticity"]
@@ -179,7 +171,6 @@ def simulate(settings: dict, target: str = "cython", build_dir=None, seed=None, 
     initial_rate = np.repeat(rates, len(probabilities) * n_post)
 
     backend = Backend(target, build_dir=build_dir, seed=seed, dt=run["dt"], progress=progress)
-    limit_make_jobs()
     with backend:
         drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
         window = float(protocol["burst_window"])
