@@ -26,7 +26,9 @@ As in Auryn the state lives in the presynaptic neuron, not in each synapse: all
 synapses of one projection from a neuron share x and u, so the update costs two
 exponentials per presynaptic spike, and each synapse only multiplies its weight by
 ``release_<name>_pre``. Between spikes the solution is exact (evaluated lazily at the
-next spike from the time of the last one), so there is no integration error.
+next spike from the time of the last one), so there is no integration error; Auryn's
+``STPConnection::evolve`` takes Euler steps of dt instead (a relative difference of
+(dt/tau)^2/2 per step: below 0.1 % of x over 10 ms at tau_D = 20 ms).
 
 Use::
 
@@ -44,11 +46,10 @@ events or only bursts with ``Synapses(..., on_event={"pre": "event"})`` or ``"bu
 
 from __future__ import annotations
 
-import numpy as np
 from brian2 import ms, second
 
 __all__ = ["PRESETS", "TRANSMISSION", "neuron_equations", "event_code", "set_parameters", "initialise",
-           "efficacy", "transmission_event", "reference_release"]
+           "efficacy", "transmission_event"]
 
 PRESETS = {
     "depressing": {"U": 0.9, "tau_D": 20 * ms, "tau_F": 1 * second, "f": 0.1},
@@ -112,18 +113,3 @@ def transmission_event(transmit: str) -> str:
     if transmit not in TRANSMISSION:
         raise ValueError(f"unknown transmission {transmit!r}; expected one of {', '.join(TRANSMISSION)}")
     return TRANSMISSION[transmit]
-
-
-def reference_release(spike_times, U: float, tau_D: float, tau_F: float, f: float):
-    """NumPy recursion of the model: the release u_k x_k at each spike (times in seconds)."""
-    times = np.asarray(spike_times, dtype=float)
-    release = np.empty(len(times))
-    x, u = 1.0, U
-    for k, time in enumerate(times):
-        if k > 0:
-            interval = time - times[k - 1]
-            x = 1 - (1 - x) * np.exp(-interval / tau_D)
-            u = U + (u - U) * np.exp(-interval / tau_F)
-        release[k] = u * x
-        x, u = x - u * x, u + f * (1 - u)
-    return release
