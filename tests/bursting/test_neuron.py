@@ -67,5 +67,3 @@ def test_parameter_file_errors_name_file_key_and_expectation(tmp_path):
     message = str(error.value)
     assert "bad.toml" in message and "parameters.C_s" in message and "capacitance" in message
     assert "parameters.tau_s" in message  # missing keys are listed too
-    model = bursting.load_model("payeur2021")
-    assert model.parameters["g_s"] == 1300 * pA and model.parameters["E_d"] == -38 * mV
