@@ -228,3 +228,42 @@ def test_condition_2_limits():
     random_q = rng.standard_normal((9, 3))
     value = ref.condition_2(jac, random_q)
     assert np.all((value > 0) & (value < 1))
+
+
+def test_gauss_newton_theorem_simulated_dfc_toy_network():
+    """Theorem 3 with simulated DFC: toy student 15-10-10-5 tanh/linear at the published
+    controller settings (k_p 1.5, alpha 0.0015, dt 0.005, 1000 steps, lambda 0.05), batch
+    size 1, Q^b = D^b J^b^T; the voltage difference update of the last step with layer
+    rates 1/s_i against the damped GN step (damping alpha) from the finite-difference
+    parameter Jacobian: below 1 deg (the simulated state is within about 0.5 deg of the
+    linearised one after 1000 steps, SCIENCE.md section 3). With the network's own
+    (weight-product) feedback and one learning rate it is several degrees away."""
+    from rate_toy import TOY_CONTROLLER, TOY_TARGET_STEPSIZE
+
+    from dendritic.rate import dfc
+
+    rng = np.random.default_rng(11)
+    net = RateNetwork.create([15, 10, 10, 5], rng=rng)
+    x = rng.uniform(-1, 1, (4, 15))
+    y = rng.standard_normal((4, 5))
+    _, rates = net.forward(x)
+    target = dfc.output_target(rates[-1], losses.mse_gradient(rates[-1], y), TOY_TARGET_STEPSIZE)
+    alpha = TOY_CONTROLLER.alpha
+    j_theta = _parameter_jacobian(net, x)
+    q = ref.gauss_newton_feedback(net, x)
+    theorem, general = [], []
+    for b in range(len(x)):
+        one = slice(b, b + 1)
+        delta = target[b] - rates[-1][b]
+        gn = j_theta[b].T @ np.linalg.solve(j_theta[b] @ j_theta[b].T + alpha * np.eye(5), delta)
+        for feedback, scaled, out in ((q[one], True, theorem), (None, False, general)):
+            final = dfc.simulate(net, x[one], target[one], TOY_CONTROLLER, feedback=feedback,
+                                 accumulate_updates=False).final
+            pre = [x[b]] + [r[0] for r in final.r[:-1]]
+            dv = [v[0] - vb[0] for v, vb in zip(final.v, final.v_basal)]
+            s = [r @ r + 1 if scaled else 1.0 for r in pre]
+            update = np.concatenate([np.outer(d, r).ravel() / k for d, r, k in zip(dv, pre, s)]
+                                    + [d / k for d, k in zip(dv, s)])
+            out.append(ref.angle(update, gn))
+    assert max(theorem) < 1.0
+    assert min(general) > 3.0
