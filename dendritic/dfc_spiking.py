@@ -67,7 +67,7 @@ from dendritic.neurons import transfer
 from dendritic.neurons.model import NeuronModel
 from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule, spike_source
 from dendritic.rate.dfc import steady_state_control
-from dendritic.rate.references import full_jacobian, split_layers
+from dendritic.rate.references import full_jacobian, presynaptic_scales, split_layers
 
 __all__ = [
     "RateReduction",
@@ -221,17 +221,28 @@ def jacobian_feedback(net: RateReduction, x: np.ndarray, kind: str, gain: float)
 
     ``transpose``: Q~ = gain J^T / lambda_max(J J^T), the Gauss-Newton link of DFC;
     ``pseudoinverse``: Q~ = gain J^T (J J^T)^-1, so that J Q~ = gain I (Condition 2 holds
-    and every output direction is controlled equally fast).
+    and every output direction is controlled equally fast);
+    ``gauss_newton``: Q~ = gain D J^T (J D J^T)^-1 with D = blockdiag(s_l I), s_l the
+    batch mean of ||r_{l-1}||^2 (no biases: they are not learned here), so J Q~ = gain I
+    and, for one sample, the DFC steady state with layer learning rates 1/s_l is the
+    undamped Gauss-Newton step on the weights times gain/(gain + alpha) (Meulemans et al.
+    2021, Theorem 3; :mod:`dendritic.rate.references`).
     """
-    voltages, _ = net.forward(x)
+    voltages, rates = net.forward(x)
     jac = full_jacobian(net, voltages).mean(axis=0)
+    if kind == "gauss_newton":
+        scales = [s.mean() for s in presynaptic_scales(x, rates, include_biases=False)]
+        d = np.concatenate([np.full(n, s) for s, n in zip(scales, net.sizes[1:])])
+        jac_d = d[:, None] * jac.T
+        q = gain * jac_d @ np.linalg.inv(jac @ jac_d)
+        return [piece.T.copy() for piece in split_layers(net, q.T)]
     gram = jac @ jac.T
     if kind == "transpose":
         q = gain * jac.T / np.linalg.eigvalsh(gram)[-1]
     elif kind == "pseudoinverse":
         q = gain * jac.T @ np.linalg.inv(gram)
     else:
-        raise ValueError(f"unknown feedback {kind!r}; expected 'transpose' or 'pseudoinverse'")
+        raise ValueError(f"unknown feedback {kind!r}; expected 'transpose', 'pseudoinverse' or 'gauss_newton'")
     return [piece.T.copy() for piece in split_layers(net, q.T)]
 
 

@@ -7,7 +7,8 @@ Methods, as in ``models/experiments/crosscheck.toml``:
    neuron's transfer function phi (Hz). Inputs x ~ U(input_min, input_max), labels
    y ~ U(label_min, label_max), loss L = |r_L - y|^2 / 2, output target
    r* = r_L^- - lambda (r_L^- - y) from the rate network's feedforward output r_L^-.
-   Fixed feedback Q~ from the batch-mean Jacobian J at the feedforward state.
+   Fixed feedback Q~ from the batch-mean Jacobian J at the feedforward state
+   (``feedback = "gauss_newton"``: the setting of the Gauss-Newton theorem, below).
 2. Spiking network: ``population`` neurons per unit, weights mapped from W~ and Q~
    (``W = W~ g_tot/(g_B tau_B)``, ``Qa = Q~ g_tot/g_A``), the controller as rate units
    fed by the output spikes. Each sample: feedforward phase (controller off), settling
@@ -21,6 +22,19 @@ Methods, as in ``models/experiments/crosscheck.toml``:
    DFC update sum_b (phi(v) - phi(v^B)) r_pre^T at the steady state, its linearised
    version (DFC-SSA), the minimum-norm (MN) and Gauss-Newton (GN) updates and the
    negative backprop gradient, as a function of T.
+4. Gauss-Newton, two comparisons. General: GN on the weights in the published batch
+   form (mean of the single-sample damped GN steps, ``networks/abstract_network.py``,
+   ``compute_gn_parameter_update``) against the update as measured (one learning rate).
+   Theorem setting (Meulemans et al. 2021, Theorem 3; :mod:`dendritic.rate.references`):
+   the same GN step against the update with layer learning rates 1/s_l, s_l = ||r_{l-1}||^2
+   (batch mean), ``network_angle_GN_theorem``. With ``feedback = "gauss_newton"`` and one
+   sample the theorem's conditions hold (Q~ = D J^T (J D J^T)^-1, D = blockdiag(s_l I),
+   so Condition 2 holds in the metric D, ``condition_GN`` = 1, and the DFC steady state
+   is the undamped GN step up to 1/(1 + alpha)); the angle is then zero for the voltage
+   difference rule Delta W = (v - v^B) r^T in the limit lambda -> 0, and what remains is
+   the finite target (lambda) and, for the rate difference rule phi(v) - phi(v^B) that
+   the spiking network uses, the spread of phi' within a layer (reported for the rate
+   reduction: ``rate_DFC_GN_theorem`` and ``rate_DFC-V_GN_theorem``).
 
 Results: HDF5 (weights, rates, updates, angles, controller trace) and a PNG figure.
 """
@@ -38,8 +52,8 @@ from dendritic import dfc_spiking as dfc
 from dendritic.backend import Backend
 from dendritic.io import provenance, write_results
 from dendritic.neurons import load_neuron
-from dendritic.rate.references import (angle, backprop_gradients, full_jacobian, gauss_newton_update,
-                                       layer_jacobians, minimum_norm_update)
+from dendritic.rate.references import (angle, backprop_gradients, condition_2, full_jacobian, gauss_newton_condition,
+                                       gauss_newton_update, layer_jacobians, minimum_norm_update, presynaptic_scales)
 
 NAME = "crosscheck"
 HELP = "spiking DFC vs its rate reduction: rates and weight-update angles vs time per sample (HDF5 + PNG)"
@@ -75,7 +89,7 @@ SCHEMA = {
         "sizes": _IntegerList(doc="units per layer, input first"),
         "population": cfg.Integer(minimum=1, doc="neurons per unit"),
         "weight_std": cfg.Quantity(unit=mV / Hz, bound="positive"),
-        "feedback": cfg.Choice(options=("pseudoinverse", "transpose")),
+        "feedback": cfg.Choice(options=("pseudoinverse", "transpose", "gauss_newton")),
         "feedback_gain": cfg.Number(bound="positive", default=1.0),
     }),
     "data": cfg.Table(schema={
@@ -164,11 +178,25 @@ def rate_references(net, x, target, labels, alpha: float, gamma: float) -> dict:
     mn = [batch * dw for dw in minimum_norm_update(net, x, delta_L, gamma * mn_scale)[0]]
     gn = gauss_newton_update(net, x, delta_L, gamma * gn_scale, include_biases=False)[0]
     bp = [-g for g in backprop_gradients(net, x, ff_r[-1] - labels)[0]]
+    scales = [float(s.mean()) for s in presynaptic_scales(x, ff_r, include_biases=False)]
+    pre = [x] + steady.r[:-1]
+    # voltage difference rule (v - v^B) r_{l-1}^T at the exact steady state
+    voltage_rule = [(steady.v[i] - steady.v_basal[i]).T @ pre[i] for i in range(net.depth)]
+    jac = full_jacobian(net, ff_v)
+    condition = condition_2(jac, net.full_feedback)
+    condition_gn = gauss_newton_condition(jac, net.full_feedback, presynaptic_scales(x, ff_r, include_biases=False),
+                                          net.sizes[1:])
     return {
-        "feedforward": ff_r, "steady": steady, "linear": linear,
+        "feedforward": ff_r, "steady": steady, "linear": linear, "layer_scales": np.array(scales),
+        "condition_2": condition, "condition_GN": condition_gn,
         "updates": {"DFC": dfc.dfc_update(net, x, steady), "DFC-SSA": dfc.dfc_update(net, x, linear),
-                    "MN": mn, "GN": gn, "BP": bp},
+                    "MN": mn, "GN": gn, "BP": bp, "DFC-V": voltage_rule},
     }
+
+
+def layer_rates(updates: list, scales) -> list:
+    """The update with layer learning rates 1/s_l (Theorem 3's setting)."""
+    return [u / s for u, s in zip(updates, scales)]
 
 
 # -- the spiking side -------------------------------------------------------------------
@@ -231,6 +259,15 @@ def analyse(spiking: dict, references: dict, population: int) -> dict:
         out[f"network_angle_{name}"] = np.array([_network_angle(per_layer, updates[name])
                                                  for per_layer in spiking["updates"]])
         out[f"rate_DFC_angle_{name}"] = np.array([angle(a, b) for a, b in zip(updates["DFC"], updates[name])])
+    # Gauss-Newton in the theorem's setting: layer learning rates 1/s_l
+    scales = references["layer_scales"]
+    out["network_angle_GN_theorem"] = np.array([_network_angle(layer_rates(per_layer, scales), updates["GN"])
+                                                for per_layer in spiking["updates"]])
+    for name in ("DFC", "DFC-SSA", "DFC-V"):
+        out[f"rate_{name}_GN_theorem"] = _network_angle(layer_rates(updates[name], scales), updates["GN"])
+        out[f"rate_{name}_GN_general"] = _network_angle(updates[name], updates["GN"])
+    out["condition_2"] = references["condition_2"]
+    out["condition_GN"] = references["condition_GN"]
     # spiking update per synapse and second (Hz^2) against the rate update (Hz^2)
     out["norm_ratio_DFC"] = np.array([[np.linalg.norm(s) / (population**2 * w) / np.linalg.norm(r)
                                        for s, r in zip(per_layer, updates["DFC"])]
@@ -290,6 +327,8 @@ def figure(spiking: dict, references: dict, metrics: dict, title: str = ""):
         if name != "DFC":
             ax.axhline(_network_angle(references["updates"]["DFC"], references["updates"][name]), color=f"C{n}",
                        ls="--", lw=1)
+    ax.semilogx(windows, metrics["network_angle_GN_theorem"], "s-.", color="C6",
+                label="spiking (rates 1/s_l) vs GN, Theorem 3")
     ax.set(xlabel="simulated time per sample (s)", ylabel="angle (deg)",
            title="whole network (dashed: rate DFC vs reference)", ylim=(0, None))
     _window_ticks(ax, windows)
@@ -393,3 +432,9 @@ def _report(metrics: dict) -> None:
                            for name in REFERENCES[1:])
         print(f"T = {w:g} s: spiking vs rate DFC per layer {np.round(angles, 1)} deg (network {network:.1f}); "
               f"network vs {others}")
+    print(f"Condition 2 {np.round(metrics['condition_2'], 4)}, in the GN metric {np.round(metrics['condition_GN'], 4)}")
+    print("rate reduction vs GN, general / layer rates 1/s_l (Theorem 3): "
+          + ", ".join(f"{name} {metrics[f'rate_{name}_GN_general']:.2f} / {metrics[f'rate_{name}_GN_theorem']:.2f}"
+                      for name in ("DFC", "DFC-SSA", "DFC-V")) + " deg")
+    for w, general, theorem in zip(metrics["windows"], metrics["network_angle_GN"], metrics["network_angle_GN_theorem"]):
+        print(f"T = {w:g} s: spiking vs GN, general {general:.1f} deg, layer rates 1/s_l {theorem:.1f} deg")

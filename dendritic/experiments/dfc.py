@@ -6,8 +6,9 @@ Two protocols, chosen by the experiment file (``models/experiments/dfc_*.toml``)
   Students trained with BP and with DFC (learned or fixed feedback); every
   ``angle_every`` epochs, on a fixed batch of 128 training samples, the angles between
   the DFC update (trajectory average), DFC-SS, DFC-SSA, the minimum-norm (MN) update,
-  damped Gauss-Newton (GN) and backprop, per layer and for the whole network, and
-  Condition 2.
+  damped Gauss-Newton (GN, the published batch form) and backprop, per layer and for the
+  whole network, and Condition 2; beside them the angles to GN in the setting of the
+  paper's Gauss-Newton theorem (``gn_theorem_*``, :func:`gauss_newton_setting`).
 - classification (``dfc_fashion_mnist``, ``dfc_mnist``): 784-256-256-256-10 trained with
   BP, DFC-SSA, DFC with fixed feedback and DFC with learned feedback; validation and
   test accuracy per epoch, epoch times, fraction of samples passing the convergence test.
@@ -112,6 +113,8 @@ SCHEMA = {
                                 default="standardize"),
     "angle_every": cfg.Integer("epochs between angle measurements (regression)", minimum=1, default=10),
     "gamma": cfg.Number("damping of the MN and GN references", bound="positive", default=0.1),
+    "gn_samples": cfg.Integer("samples simulated one at a time for the Gauss-Newton theorem's angles "
+                              "(regression)", minimum=0, default=8),
     "network": cfg.Table("student network", schema=_NETWORK),
     "teacher": cfg.Table("teacher network (regression)", schema=_TEACHER, default=None),
     "methods": cfg.TableList("learning methods", schema=_METHOD, minimum=1),
@@ -374,11 +377,59 @@ def teacher_data(teacher: dict, network: dict, seed: int, train_subset: int | No
     return tuple((part, net.predict(part)) for part in splits)
 
 
-def alignment(net: RateNetwork, x: np.ndarray, y: np.ndarray, config: training.MethodConfig, gamma: float) -> dict:
+def gauss_newton_setting(net: RateNetwork, x: np.ndarray, target: np.ndarray, controller, samples: int) -> dict:
+    """DFC against Gauss-Newton in the setting of Meulemans et al. 2021, Theorem 3
+    (:mod:`dendritic.rate.references`): per-sample feedback Q^b = D^b J^b^T (Condition 2 in
+    the metric D = blockdiag(s_i I), s_i = ||r_{i-1}||^2 + 1), layer learning rates 1/s_i^b,
+    GN damping alpha. The linearised steady state then equals the GN step exactly; the
+    angles that remain come from the finite target (lambda) and, for the rate difference
+    rule, from phi' within a layer. Keys (whole network, degrees):
+
+    - ``gn_theorem_dfc_ssa_voltage``: DFC-SSA with the voltage difference rule (v - v^B) r^T
+    - ``gn_theorem_dfc_ssa``: DFC-SSA with the rule used in training, phi(v) - phi(v^B)
+    - ``gn_theorem_dfc_ss_voltage`` / ``gn_theorem_dfc_ss``: the simulated end state, one
+      sample at a time (batch size 1) for the first ``samples`` samples, mean over samples
+      (0: not computed).
+    """
+    alpha = controller.alpha
+    voltages, rates = net.forward(x)
+    delta = target - rates[-1]
+    q = ref.gauss_newton_feedback(net, x)
+    scales = ref.presynaptic_scales(x, rates)
+    gn_W, gn_b = ref.gauss_newton_update(net, x, delta, alpha)
+    state = dfc.analytic_steady_state(net, x, target, alpha, feedback=q, feedforward=(voltages, rates))
+    pre = [x] + state.r[:-1]
+    out = {}
+    for key, post in (("voltage", state.v_apical), ("rule", state.signal)):
+        dW, db = ref.scale_layers(post, pre, scales)
+        suffix = "_voltage" if key == "voltage" else ""
+        out[f"gn_theorem_dfc_ssa{suffix}"] = ref.network_angle(dW + db, gn_W + gn_b)
+    angles = {"_voltage": [], "": []}
+    for b in range(min(samples, len(x))):
+        one = slice(b, b + 1)
+        sim = dfc.simulate(net, x[one], target[one], controller, feedback=q[one], accumulate_updates=False)
+        final = sim.final
+        pre_b = [x[one]] + final.r[:-1]
+        scales_b = [s[one] for s in scales]
+        gn_one = ref.gauss_newton_update(net, x[one], delta[one], alpha)
+        for suffix, post in (("_voltage", [v - vb for v, vb in zip(final.v, final.v_basal)]), ("", final.signal)):
+            dW, db = ref.scale_layers(post, pre_b, scales_b)
+            angles[suffix].append(ref.network_angle(dW + db, gn_one[0] + gn_one[1]))
+    for suffix, values in angles.items():
+        out[f"gn_theorem_dfc_ss{suffix}"] = float(np.mean(values)) if values else float("nan")
+    return out
+
+
+def alignment(net: RateNetwork, x: np.ndarray, y: np.ndarray, config: training.MethodConfig, gamma: float,
+              gn_samples: int = 8) -> dict:
     """Angles (degrees) between updates on one batch, per layer and network, and Condition 2.
 
     Updates compared: DFC (trajectory average), DFC-SS, DFC-SSA, MN and GN (damping
-    ``gamma``), and the negative BP gradient (all as descent directions).
+    ``gamma``; the published batch form, the mean of single-sample GN steps), and the
+    negative BP gradient (all as descent directions): the general comparison, with the
+    network's own feedback and one learning rate. Beside it, the Gauss-Newton theorem's
+    setting (:func:`gauss_newton_setting`, keys ``gn_theorem_*``) and ``condition_gn``
+    (Condition 2 in the theorem's metric for the network's own Q).
     """
     voltages, rates = net.forward(x)
     output_gradient = losses.mse_gradient(rates[-1], y)
@@ -397,8 +448,11 @@ def alignment(net: RateNetwork, x: np.ndarray, y: np.ndarray, config: training.M
         converged, _, _ = dfc.convergence(sim, rates[-1], config.controller.alpha)
         out["converged_fraction"] = float(converged.mean())
         out["condition_2"] = float(ref.condition_2(ref.full_jacobian(net, voltages), net.full_feedback).mean())
+        out.update(gauss_newton_setting(net, x, target, config.controller, gn_samples))
+        out["condition_gn"] = float(ref.gauss_newton_condition(
+            ref.full_jacobian(net, voltages), net.full_feedback, ref.presynaptic_scales(x, rates), net.sizes[1:]).mean())
         pairs = [("dfc", "bp"), ("dfc", "mn"), ("dfc", "gn"), ("dfc", "dfc_ssa"), ("dfc_ss", "dfc_ssa"),
-                 ("dfc_ssa", "mn"), ("bp", "mn"), ("bp", "gn")]
+                 ("dfc_ssa", "mn"), ("dfc_ssa", "gn"), ("bp", "mn"), ("bp", "gn")]
     else:
         pairs = [("bp", "mn"), ("bp", "gn")]
     for a, b in pairs:
@@ -427,7 +481,8 @@ def train_regression(method: dict, experiment: dict, data, epochs: int, seed: in
 
     def measure(epoch):
         angles["epoch"].append(epoch)
-        for key, value in alignment(net, x_probe, y_probe, config, experiment["gamma"]).items():
+        for key, value in alignment(net, x_probe, y_probe, config, experiment["gamma"],
+                                    experiment["gn_samples"]).items():
             angles.setdefault(key, []).append(value)
 
     measure(0)

@@ -7,9 +7,32 @@ Notation (Meulemans et al. 2021, sections 3-4; ``../shared/SCIENCE.md`` section 
     J_L = diag(phi_L'(v_L)),   J_i = J_{i+1} W_{i+1} diag(phi_i'(v_i))
     minimum-norm (MN) target   Delta v = J^T (J J^T + gamma I)^-1 delta_L
     MN weight update           Delta W_i = < Delta v_i r_{i-1}^T >_batch
-    damped Gauss-Newton        Delta theta = J_theta^T (J_theta J_theta^T + gamma I)^-1 delta_L
-                               (theta = all W_i and b_i, delta_L stacked over the batch)
+    damped Gauss-Newton        Delta theta = < J_theta^T (J_theta J_theta^T + gamma I)^-1 delta_L >_batch
+                               (theta = all W_i and b_i; one sample at a time, averaged)
     Condition 2                ||J^T (J J^T)^-1 J Q||_F / ||Q||_F
+
+The Gauss-Newton link (Meulemans et al. 2021, section 3.3, Theorem 3; proof in the
+appendix). For one sample, d r_L / d W_i = J_i (x) rb_{i-1}^T with rb_{i-1} = [r_{i-1}; 1]
+(the 1 for the bias), so with s_i = ||rb_{i-1}||^2 and D = blockdiag(s_i I_{n_i})
+
+    J_theta J_theta^T = sum_i s_i J_i J_i^T = J D J^T
+    Delta W_i^GN = J_i^T (J D J^T + gamma I)^-1 delta_L rb_{i-1}^T.
+
+The DFC steady state Delta v = Q (J Q + alpha I)^-1 delta_L gives Delta W_i = eta_i
+Delta v_i rb_{i-1}^T. With Q = J^T (Condition 2) and alpha -> 0 this is the minimum-norm
+target on the voltages, which is GN on the weights only when all s_i are equal (then
+J D J^T = s J J^T). For unequal presynaptic norms the theorem's setting is Condition 2
+in the metric D: col(D^-1/2 Q) in row(J D^1/2) (:func:`gauss_newton_condition`), i.e.
+Q = D J^T M for an invertible M, and layer learning rates eta_i = 1/s_i. Then, exactly,
+
+    M = I         (:func:`gauss_newton_feedback`):  Delta W_i = Delta W_i^GN, damping gamma = alpha
+    M = (J D J^T)^-1 ("pseudoinverse" form):        Delta W_i = Delta W_i^GN(gamma = 0) / (1 + alpha)
+
+for one sample; for a batch, per-sample Q^b and eta_i^b = 1/s_i^b give the batch average
+of the per-sample GN steps, which is the batch form of the published GN reference
+(``networks/abstract_network.py``, ``compute_gn_parameter_update``). The nonlinear
+update (phi(v_i) - phi(v_i^B)) r_{i-1,ss}^T of DFC reaches this in the limit of small
+targets (lambda -> 0).
     angle(A, B)                arccos(<A, B> / (||A||_F ||B||_F)), degrees
 
 Every "update" here is a step to add to the parameters (a descent direction), averaged
@@ -30,6 +53,10 @@ __all__ = [
     "minimum_norm_target",
     "minimum_norm_update",
     "gauss_newton_update",
+    "presynaptic_scales",
+    "gauss_newton_feedback",
+    "gauss_newton_condition",
+    "scale_layers",
     "backprop_gradients",
     "angle",
     "layer_angles",
@@ -94,18 +121,40 @@ def minimum_norm_update(net: RateNetwork, x: np.ndarray, delta_L: np.ndarray, ga
 
 
 def gauss_newton_update(net: RateNetwork, x: np.ndarray, delta_L: np.ndarray, gamma: float,
-                        include_biases: bool = True):
-    """Damped Gauss-Newton step on the parameters for the batch output change delta_L.
+                        include_biases: bool = True, batch_form: str = "per_sample"):
+    """Damped Gauss-Newton step on the parameters (W_i, b_i) for the output change delta_L.
 
-    With d r_L^b / d W_i = J_i^b (x) r_{i-1}^b, the Gram matrix over (sample, output) is
-    G[(b,p),(c,q)] = sum_i (r_{i-1}^b . r_{i-1}^c + 1_bias) (J_i^b J_i^c^T)[p,q], and
-    Delta W_i = sum_b J_i^b^T k_b r_{i-1}^b^T with k = (G + gamma I)^-1 delta_L.
-    Cost grows as (B n_L)^3: meant for analysis batches, not training.
+    ``batch_form="per_sample"`` (default, as the published reference
+    ``networks/abstract_network.py``, ``compute_gn_parameter_update``): the batch mean
+    of the single-sample steps J_theta^b^T (J_theta^b J_theta^b^T + gamma I)^-1 delta_L^b,
+    with J_theta^b J_theta^b^T = sum_i s_i^b J_i^b J_i^b^T (see the module docstring):
+
+        Delta W_i = < J_i^b^T k_b rb_{i-1}^b^T >_b,   k_b = (sum_i s_i^b J_i^b J_i^b^T + gamma I)^-1 delta_L^b.
+
+    ``batch_form="joint"`` (this package's earlier choice, kept as an option): one GN step
+    for the whole batch, with the Gram matrix over (sample, output) pairs
+    G[(b,p),(c,q)] = sum_i (r_{i-1}^b . r_{i-1}^c + 1_bias) (J_i^b J_i^c^T)[p,q] and
+    Delta W_i = sum_b J_i^b^T k_b r_{i-1}^b^T, k = (G + gamma I)^-1 delta_L (summed, not
+    averaged; cost (B n_L)^3). It is not the GN step that DFC approximates (Theorem 3 is
+    per sample) and is nearly orthogonal to it for B n_L comparable to the parameter count.
     """
     voltages, rates = net.forward(x)
     jac = layer_jacobians(net, voltages)
     pre = [x] + rates[:-1]
     batch, n_out = delta_L.shape
+    if batch_form == "per_sample":
+        scales = presynaptic_scales(x, rates, include_biases)
+        gram = sum(s[:, None, None] * (J_i @ J_i.transpose(0, 2, 1)) for J_i, s in zip(jac, scales))
+        gram = gram + gamma * np.eye(n_out, dtype=gram.dtype)
+        k = np.linalg.solve(gram, delta_L[:, :, None])[:, :, 0]
+        dW, db = [], []
+        for J_i, r in zip(jac, pre):
+            post = np.einsum("bpn,bp->bn", J_i, k)
+            dW.append(post.T @ r / batch)
+            db.append(post.mean(axis=0) if include_biases else np.zeros(post.shape[1], dtype=post.dtype))
+        return dW, db
+    if batch_form != "joint":
+        raise ValueError(f"gauss_newton_update: batch_form {batch_form!r}; expected 'per_sample' or 'joint'")
     gram = np.zeros((batch, n_out, batch, n_out), dtype=delta_L.dtype)
     for J_i, r in zip(jac, pre):
         overlap = r @ r.T + (1.0 if include_biases else 0.0)
@@ -118,6 +167,51 @@ def gauss_newton_update(net: RateNetwork, x: np.ndarray, delta_L: np.ndarray, ga
         post = np.einsum("bpn,bp->bn", J_i, k)
         dW.append(post.T @ r)
         db.append(post.sum(axis=0) if include_biases else np.zeros(post.shape[1], dtype=post.dtype))
+    return dW, db
+
+
+def presynaptic_scales(x: np.ndarray, rates: list[np.ndarray], include_biases: bool = True) -> list[np.ndarray]:
+    """s_i = ||r_{i-1}||^2 (+ 1 with biases) per sample (B,), r_0 = x: the weight of layer
+    i in the GN Gram matrix J D J^T (module docstring, Theorem 3)."""
+    pre = [np.asarray(x)] + list(rates[:-1])
+    return [np.einsum("bn,bn->b", r, r) + (1.0 if include_biases else 0.0) for r in pre]
+
+
+def gauss_newton_feedback(net: RateNetwork, x: np.ndarray, include_biases: bool = True,
+                          pseudoinverse: bool = False, gain: float = 1.0) -> np.ndarray:
+    """Per-sample feedback (B, N, n_L) of Theorem 3's setting: Q_i^b = gain s_i^b J_i^b^T
+    at the feedforward state (M = I), or with ``pseudoinverse`` Q^b = gain D J^T (J D J^T)^-1
+    (J Q = gain I). With layer rates eta_i = 1/s_i the DFC steady state is then the GN step
+    of :func:`gauss_newton_update` with damping alpha / gain (M = I), or the undamped GN
+    step times gain / (gain + alpha) (pseudoinverse)."""
+    voltages, rates = net.forward(x)
+    jac = layer_jacobians(net, voltages)
+    scales = presynaptic_scales(x, rates, include_biases)
+    q = np.concatenate([s[:, None, None] * J_i.transpose(0, 2, 1) for J_i, s in zip(jac, scales)], axis=1)
+    if pseudoinverse:
+        full = np.concatenate(jac, axis=2)
+        q = np.linalg.solve((full @ q).transpose(0, 2, 1), q.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return gain * q
+
+
+def gauss_newton_condition(jacobian: np.ndarray, feedback: np.ndarray, scales: list[np.ndarray],
+                           sizes: list[int]) -> np.ndarray:
+    """Condition 2 in the metric D of Theorem 3, per sample:
+    ||P D^-1/2 Q||_F / ||D^-1/2 Q||_F with P the projector on row(J D^1/2); 1 iff
+    Q = D J^T M. ``scales``: s_i per layer (B,) (:func:`presynaptic_scales`), ``sizes``:
+    n_i per layer (the column blocks of ``jacobian``)."""
+    d = np.concatenate([np.repeat(np.sqrt(s)[:, None], n, axis=1) for s, n in zip(scales, sizes)], axis=1)
+    q = np.asarray(feedback)
+    q = np.broadcast_to(q, (d.shape[0],) + q.shape[-2:]) / d[:, :, None]
+    return condition_2(jacobian * d[:, None, :], q)
+
+
+def scale_layers(per_sample_post: list[np.ndarray], pre: list[np.ndarray], scales: list[np.ndarray]):
+    """Delta W_i = < (1/s_i^b) post_i^b pre_{i-1}^b^T >_b: an update with the layer (and
+    sample) learning rates eta_i^b = 1/s_i^b of Theorem 3. Returns (dW, db)."""
+    batch = pre[0].shape[0]
+    dW = [(p / s[:, None]).T @ r / batch for p, r, s in zip(per_sample_post, pre, scales)]
+    db = [(p / s[:, None]).mean(axis=0) for p, s in zip(per_sample_post, scales)]
     return dW, db
 
 

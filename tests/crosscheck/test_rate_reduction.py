@@ -147,3 +147,43 @@ def test_mapping_factors(neuron):
     cut = decay ** (steps - 1 - np.flatnonzero(spikes))
     np.testing.assert_allclose(total * dt, tau * np.sum(1 - cut), rtol=1e-10)
     assert tau == pytest.approx(0.02, rel=3e-3)
+
+
+def _weight_jacobian(net, x):
+    """d r_L / d W~ (all layers, row-major) of one sample by central differences: (n_L, P)."""
+    h = 1e-6
+    columns = []
+    for w in net.weights:
+        for idx in np.ndindex(w.shape):
+            old = w[idx]
+            w[idx] = old + h
+            up = net.forward(x)[1][-1][0]
+            w[idx] = old - h
+            down = net.forward(x)[1][-1][0]
+            w[idx] = old
+            columns.append((up - down) / (2 * h))
+    return np.stack(columns, axis=1)
+
+
+def test_gauss_newton_feedback_gives_the_gn_step_as_lambda_goes_to_zero(neuron):
+    """Meulemans et al. 2021, Theorem 3, for the reduction: one sample, feedback
+    'gauss_newton' (Q~ = D J^T (J D J^T)^-1, D = blockdiag(||r_{l-1}||^2 I)), the exact
+    controlled steady state, the voltage difference rule (v - v^B) r_{l-1}^T with layer
+    rates 1/||r_{l-1}||^2, against the undamped GN step J_W^T (J_W J_W^T)^-1 delta_L with
+    J_W by finite differences. The deviation is the nonlinearity of the finite target, so
+    the angle falls in proportion to lambda (first order) to 0, and J Q~ = I."""
+    angles = []
+    for step in (0.4, 0.1, 0.025):
+        net, x, target = problem(neuron, feedback="gauss_newton", batch=1, step=step)
+        jq = full_jacobian(net, net.forward(x)[0])[0] @ net.full_feedback
+        np.testing.assert_allclose(jq, np.eye(3), atol=1e-10)
+        state = dfc.controlled_steady_state(net, x, target, ALPHA)
+        pre = [x[0]] + [r[0] for r in state.r[:-1]]
+        update = np.concatenate([np.outer(v[0] - vb[0], r).ravel() / (r @ r)
+                                 for v, vb, r in zip(state.v, state.v_basal, pre)])
+        j_w = _weight_jacobian(net, x)
+        delta = target[0] - net.forward(x)[1][-1][0]
+        gn = j_w.T @ np.linalg.solve(j_w @ j_w.T, delta)
+        angles.append(np.degrees(np.arccos(update @ gn / np.linalg.norm(update) / np.linalg.norm(gn))))
+    # first order in lambda: each quartering of lambda quarters the angle (measured 7.39, 1.85, 0.46 deg)
+    assert 0.2 < angles[1] / angles[0] < 0.3 and 0.2 < angles[2] / angles[1] < 0.3

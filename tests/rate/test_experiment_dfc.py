@@ -112,6 +112,10 @@ def test_toy_regression_angle_table(tmp_path):
     assert angles["dfc_vs_mn_layers"].shape == (2, 3)
     assert np.all(angles["dfc_ss_vs_dfc_ssa_network"] < 5.0)
     assert np.all((angles["condition_2"] > 0) & (angles["condition_2"] <= 1))
+    # Gauss-Newton theorem setting (Meulemans et al. 2021, Theorem 3): exact for the
+    # linearised state up to lambda's nonlinearity, within the simulation error when simulated
+    assert np.all(angles["gn_theorem_dfc_ssa_voltage"] < 0.1)
+    assert np.all(angles["gn_theorem_dfc_ss_voltage"] < 1.0)
     assert results["dfc_learned"]["test_loss"][-1] < results["dfc_learned"]["initial_test_loss"]
 
 
