@@ -11,8 +11,10 @@ Notation (Meulemans et al. 2021, sections 3-4; ``../shared/SCIENCE.md`` section 
                                (theta = all W_i and b_i; one sample at a time, averaged)
     Condition 2                ||J^T (J J^T)^-1 J Q||_F / ||Q||_F
 
-The Gauss-Newton link (Meulemans et al. 2021, section 3.3, Theorem 3; proof in the
-appendix). For one sample, d r_L / d W_i = J_i (x) rb_{i-1}^T with rb_{i-1} = [r_{i-1}; 1]
+The Gauss-Newton link (Meulemans et al. 2021, section 3.3, the theorem relating DFC's
+steady-state update to GN, "Theorem 3" below; its numbering and wording were not
+available offline, so the conditions here are derived from the equations and each is
+checked numerically in ``tests/rate/test_references.py``). For one sample, d r_L / d W_i = J_i (x) rb_{i-1}^T with rb_{i-1} = [r_{i-1}; 1]
 (the 1 for the bias), so with s_i = ||rb_{i-1}||^2 and D = blockdiag(s_i I_{n_i})
 
     J_theta J_theta^T = sum_i s_i J_i J_i^T = J D J^T
