@@ -6,7 +6,16 @@ import numpy as np
 from dendritic.rate import dfc
 from dendritic.rate.network import RateNetwork
 
-TOY_CONTROLLER = dfc.ControllerSettings(alpha=0.0015, k_p=1.5, dt=0.005, steps=1000, time_constant_ratio=0.2)
+def _toy_controller():
+    """The learned-feedback toy controller of the shipped ``dfc_toy.toml`` (the published
+    Fig. 3 toy settings), so that the tests exercise the file's values."""
+    from dendritic.experiments import dfc as experiment
+
+    methods = {m["name"]: m for m in experiment.load_experiment("dfc_toy")["methods"]}
+    return experiment.method_config(methods["dfc_learned"], "mse").controller
+
+
+TOY_CONTROLLER = _toy_controller()
 TOY_FEEDBACK_CONTROLLER = dfc.ControllerSettings(alpha=0.25, k_p=0.1, dt=0.002, steps=50, time_constant_ratio=0.01,
                                                  apical_time_constant=0.3, sigma=0.01)
 TOY_TARGET_STEPSIZE = 0.05

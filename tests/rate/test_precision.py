@@ -51,11 +51,19 @@ def _trained_like_problem(dtype, seed=3):
     return net.astype(dtype), x.astype(dtype), target, rates[-1]
 
 
+def _fashion_mnist_controller(name):
+    """The controller of one method of the shipped ``dfc_fashion_mnist.toml``."""
+    from dendritic.experiments import dfc as experiment
+
+    methods = {m["name"]: m for m in experiment.load_experiment("dfc_fashion_mnist")["methods"]}
+    return experiment.method_config(methods[name], "cross_entropy").controller
+
+
 @pytest.mark.parametrize("settings", [
     # the published fixed-feedback Fashion-MNIST dynamics (fmnist_fixed_dfc.py), Q = weight product
-    dfc.ControllerSettings(alpha=0.7985, k_p=2.0, dt=0.001, steps=1500, time_constant_ratio=0.2, proactive=True),
+    _fashion_mnist_controller("dfc_fixed"),
     # the learned-feedback ones (fmnist_dfc.py), with a stabilising Q = J^+ per sample
-    dfc.ControllerSettings(alpha=2.06e-4, k_p=2.0, dt=0.02, steps=300, time_constant_ratio=0.2),
+    _fashion_mnist_controller("dfc_learned"),
 ], ids=["fixed_feedback", "learned_feedback"])
 def test_float32_dfc_update_matches_float64(settings):
     """The trajectory-averaged DFC update, the final control and the convergence test in
