@@ -296,6 +296,9 @@ class _Rule:
             if variable not in group.variables:
                 raise ValueError(f"{name}: the {side} group {group.name!r} has no '{variable}'; prepare its model "
                                  f"with {type(self).__name__}.{side}() before creating the group")
+        if self.trace.kernel == "difference" and f"{self.trace.name}_fast" not in pre.variables:
+            raise ValueError(f"{name}: the presynaptic group {pre.name!r} carries trace {self.trace.name!r} with "
+                             f"another kernel; create it with this rule's trace ({self.trace})")
         interval = self.interval_of()
         _set_trace_tau(pre, self.trace, post_model.psp_time_constants(self.target), name)
         synapses = Synapses(pre, post, self.synapse_equations(), on_pre=post_model.synaptic_input(self.target), name=name,
