@@ -55,6 +55,7 @@ Writes ``data/benchmarks/plasticity.json`` and ``plasticity.png``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -134,7 +135,7 @@ def worker(variant: str, target: str, N: int, duration: float, build_dir: Path, 
 
     from dendritic.backend import Backend
     from dendritic.neurons import load_neuron
-    from dendritic.plasticity.dendritic_prediction import spike_source
+    from dendritic.plasticity.dendritic_prediction import PresynapticTrace, spike_source
 
     rule = rule_of(variant)
     i, j, w = connectivity(N)
@@ -154,6 +155,8 @@ def worker(variant: str, target: str, N: int, duration: float, build_dir: Path, 
     with backend:
         start = time.perf_counter()
         model = load_neuron(neuron)
+        if rule is not None:  # the presynaptic trace takes the target dendrite's PSP kernel
+            rule = dataclasses.replace(rule, trace=PresynapticTrace.matching(model))
         if rule is None:
             inputs = NeuronGroup(n_inputs(N), "rate : Hz (shared, constant)", threshold=threshold, name="inputs")
         else:
@@ -163,7 +166,7 @@ def worker(variant: str, target: str, N: int, duration: float, build_dir: Path, 
         inputs.rate = INPUT_RATE * Hz
         post = model.make_group(N, name="post")
         if rule is None:
-            synapses = Synapses(inputs, post, "w : volt (constant)", on_pre="v_basal_post += w", name="syn")
+            synapses = Synapses(inputs, post, "w : volt (constant)", on_pre=model.synaptic_input("basal"), name="syn")
             synapses.connect(i=i, j=j)
             synapses.w = w * volt
         else:

@@ -202,3 +202,92 @@ def test_transfer_function_in_brian_matches_numpy_and_its_log_derivative(kind):
 
     reference = np.array([float(mpmath.diff(log_phi, mpmath.mpf(v) / 1000)) for v in u])
     np.testing.assert_allclose(h, reference, rtol=1e-12)
+
+
+def _single_input_spike(model, weight, dt, duration, spike_step=10, **group_values):
+    """One input spike of weight ``weight`` onto the basal dendrite; records u, v_basal
+    at every step start. The spike emitted in step ``spike_step`` acts from the state at
+    t0 = (spike_step + 1) dt on (Brian's schedule: groups, thresholds, synapses)."""
+    from brian2 import SpikeGeneratorGroup, Synapses
+
+    with Backend("numpy", seed=1, dt=dt) as backend:
+        group = model.make_group(1, name="single_spike_neuron")
+        for key, value in group_values.items():
+            setattr(group, key, value)
+        source = SpikeGeneratorGroup(1, [0], [spike_step * dt], name="single_spike_source")
+        synapses = Synapses(source, group, "w : volt", on_pre=model.synaptic_input("basal"), name="single_spike_syn")
+        synapses.connect()
+        synapses.w = weight
+        backend.parameters_set()
+        model.initialise(group)
+        monitor = StateMonitor(group, ["u", "v_basal"], record=0, name="single_spike_states")
+        backend.run(Network(group, source, synapses, monitor), duration)
+        return (np.asarray(monitor.t), np.asarray(monitor.u[0]), np.asarray(monitor.v_basal[0]),
+                (spike_step + 1) * float(dt))
+
+
+def _soma_dendrite_matrix_solution(p, t, t0, weight, i_soma=0.0):
+    """u(t) - E_L and v_basal(t) - E_L of the linear soma-dendrite-synapse system, by
+    the matrix exponential (independent of any closed form):
+
+        C dy/dt = -(g_L + g_B + g_A) y + g_B x + I,  tau_L dx/dt = -x + s,  tau_s ds/dt = -s,
+
+    from rest at t = 0 (y = x = s = 0, constant I), with s raised by w tau_L/tau_s at t0."""
+    from scipy.linalg import expm
+
+    C, g_L, g_B, g_A = (float(p[k]) for k in ("C", "g_L", "g_B", "g_A"))
+    tau_L, tau_s = float(p["tau_basal"]), float(p["tau_syn_basal"])
+    g_total = g_L + g_B + g_A
+    # state (y, x, s, 1): the constant 1 carries the somatic current
+    matrix = np.array([[-g_total / C, g_B / C, 0.0, i_soma / C], [0.0, -1 / tau_L, 1 / tau_L, 0.0],
+                       [0.0, 0.0, -1 / tau_s, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    rest = np.array([0.0, 0.0, 0.0, 1.0])
+    at_spike = expm(matrix * t0) @ rest + np.array([0.0, 0.0, weight * tau_L / tau_s, 0.0])
+    states = np.array([expm(matrix * ti) @ rest if ti < t0 else expm(matrix * (ti - t0)) @ at_spike for ti in t])
+    return states[:, 0], states[:, 1]
+
+
+def test_urbanczik_psp_is_the_published_difference_of_exponentials():
+    """The dendritic PSP of ``urbanczik2014`` is the kernel of Urbanczik & Senn 2014 and of
+    NEST ``pp_cond_exp_mc_urbanczik`` (models/pp_cond_exp_mc_urbanczik.cpp: the dendrite
+    integrates exponentially decaying input currents, tau_syn_ex = 3 ms, with C/g_L = 10 ms;
+    the kernel of NEST's testsuite/pytests/test_urbanczik_synapse.py),
+    psp(t) = tau_L/(tau_L - tau_s) (exp(-t/tau_L) - exp(-t/tau_s)), rising from 0, not a
+    jump. Checked at every step, against the formula."""
+    model = load_neuron("urbanczik2014")
+    p = model.parameters
+    assert model.synaptic_current and float(p["tau_syn_basal"]) == pytest.approx(3e-3)
+    dt, w = 0.1 * ms, 2 * mV
+    t, u, v, t0 = _single_input_spike(model, w, dt, 60 * ms)
+    tau_L, tau_s = float(p["tau_basal"]), float(p["tau_syn_basal"])
+    s = np.clip(t - t0, 0, None)
+    kernel = tau_L / (tau_L - tau_s) * (np.exp(-s / tau_L) - np.exp(-s / tau_s))
+    np.testing.assert_allclose(v - float(p["E_L"]), float(w) * kernel, rtol=0, atol=1e-12 * float(w))
+    # its integral is that of the single exponential of the same weight (w tau_L)
+    assert np.sum(v - float(p["E_L"])) * float(dt) == pytest.approx(float(w) * tau_L, rel=2e-2)
+
+
+def test_exact_soma_integration_against_the_matrix_exponential():
+    """Soma after one dendritic input spike (``urbanczik2014``, with a somatic current so
+    that the soma starts away from E_L) against the matrix exponential of the linear
+    system. ``integration = "exact"`` matches to rounding at dt = 0.1 ms; the
+    original scheme (v_basal held at its start-of-step value in the soma's exponential-
+    Euler step) is off by an error of first order in dt: halving dt halves it."""
+    exact = load_neuron("urbanczik2014")
+    held = dataclasses.replace(exact, integration="exponential_euler")
+    w = 3 * mV
+    errors = {}
+    for name, model in (("exact", exact), ("held", held)):
+        for dt in (0.1 * ms, 0.05 * ms):
+            t, u, v, t0 = _single_input_spike(model, w, dt, 40 * ms, spike_step=int(round(5 * ms / dt)) - 1,
+                                              I_soma=300 * pA)
+            y, x = _soma_dendrite_matrix_solution(model.parameters, t, t0, float(w), i_soma=300e-12)
+            E_L = float(model.parameters["E_L"])
+            if name == "exact":
+                np.testing.assert_allclose(v - E_L, x, rtol=0, atol=1e-12)
+            errors[name, float(dt)] = np.abs((u - E_L) - y).max()
+    peak = np.abs(y - 300e-12 / 630e-9).max()
+    print({key: value / 1e-3 for key, value in errors.items()}, "mV; PSP peak", peak / 1e-3, "mV")
+    assert errors["exact", 1e-4] < 1e-9 * peak and errors["exact", 5e-5] < 1e-9 * peak
+    assert errors["held", 1e-4] > 1e-2 * peak  # the old scheme: a visible bias
+    assert errors["held", 1e-4] / errors["held", 5e-5] == pytest.approx(2.0, rel=0.1)  # first order in dt

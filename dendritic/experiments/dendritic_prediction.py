@@ -7,7 +7,9 @@ Methods, as in ``models/experiments/dendritic_prediction.toml``:
    in each time step with probability rate*dt, drawn once), for the whole run.
 2. Target: a teacher neuron with weights w* on the same inputs; its dendritic
    prediction u*(t) = E_L + g_B/(g_L+g_B) sum_i w*_i psp_i(t) (periodic, computed in
-   NumPy) is the target potential, so the target is realisable.
+   NumPy, with the neuron's PSP kernel: for ``urbanczik2014`` the difference of
+   exponentials, tau_L = 10 ms, tau_s = 3 ms) is the target potential, so the target
+   is realisable.
 3. Student: the same two-compartment neuron with random initial weights, learning by
    the spike form of the dendritic prediction rule
    dW/dt = eta PI, tau_Delta dPI/dt = -PI + (S - phi(v_hat)) h(v_hat) psp.
@@ -39,7 +41,7 @@ from dendritic.backend import Backend
 from dendritic.io import provenance, write_results
 from dendritic.neurons import load_neuron
 from dendritic.neurons.transfer import phi
-from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule, spike_source
+from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule, PresynapticTrace, spike_source
 
 NAME = "dendritic-prediction"
 HELP = "Urbanczik-Senn: a neuron learns a somatic teacher by dendritic prediction (HDF5 + PNG)"
@@ -104,9 +106,14 @@ def frozen_pattern(rng: np.random.Generator, n_inputs: int, n_steps: int, rate_d
     return (rng.random((n_steps, n_inputs)) < rate_dt).astype(float)
 
 
-def periodic_psp(pattern: np.ndarray, dt: float, tau: float) -> np.ndarray:
+def periodic_psp(pattern: np.ndarray, dt: float, tau: float, tau_syn: float | None = None) -> np.ndarray:
     """psp_i at the start of each step of the repeating pattern, in the periodic steady
-    state; a spike in step s counts from step s + 1 on (as in the Brian model)."""
+    state; a spike in step s counts from step s + 1 on (as in the Brian model). Kernel
+    exp(-t/tau), or with ``tau_syn`` the difference of exponentials
+    tau/(tau - tau_syn) (exp(-t/tau) - exp(-t/tau_syn)) of a dendrite driven by
+    synaptic currents (Urbanczik & Senn 2014)."""
+    if tau_syn is not None:
+        return tau / (tau - tau_syn) * (periodic_psp(pattern, dt, tau) - periodic_psp(pattern, dt, tau_syn))
     n_steps = len(pattern)
     decay = np.exp(-dt / tau)
 
@@ -123,10 +130,11 @@ def periodic_psp(pattern: np.ndarray, dt: float, tau: float) -> np.ndarray:
 
 
 def target_potential(pattern, weights, parameters, dt: float) -> np.ndarray:
-    """u*(t) = E_L + g_B/(g_L+g_B+g_A) sum_i w*_i psp_i(t), in volt (SI floats)."""
+    """u*(t) = E_L + g_B/(g_L+g_B+g_A) sum_i w*_i psp_i(t), in volt (SI floats); the PSP
+    kernel has the synaptic-current stage if the parameters have ``tau_syn_basal``."""
     p = {key: float(value) for key, value in parameters.items()}
     factor = p["g_B"] / (p["g_L"] + p["g_B"] + p["g_A"])
-    return p["E_L"] + factor * periodic_psp(pattern, dt, p["tau_basal"]) @ weights
+    return p["E_L"] + factor * periodic_psp(pattern, dt, p["tau_basal"], p.get("tau_syn_basal")) @ weights
 
 
 def run_protocol(values: dict, target: str = "cython", build_dir=None, progress: bool = False) -> dict:
@@ -160,7 +168,7 @@ def run_protocol(values: dict, target: str = "cython", build_dir=None, progress:
     duration = len(schedule) * pattern_duration
 
     rule = DendriticPredictionRule(form=learning["form"], eta=learning["eta"], tau_delta=learning["tau_delta"],
-                                   interval=learning["interval"])
+                                   interval=learning["interval"], trace=PresynapticTrace.matching(neuron))
     in_pattern = "(t_in_timesteps % steps_per_pattern)*dt"
     model = rule.postsynaptic(neuron).with_equations("steps_per_pattern : integer (shared, constant)")
     namespace = {

@@ -19,6 +19,8 @@ from brian2 import Equations
 
 __all__ = [
     "passive_dendrite",
+    "kernel_step_factor",
+    "synaptic_input",
     "coupled_soma",
     "parameter_lines",
     "input_lines",
@@ -36,20 +38,76 @@ def unit_name(quantity) -> str:
     return "1" if dimensions is DIMENSIONLESS else repr(get_unit(dimensions))
 
 
-def passive_dendrite(name: str) -> str:
+def passive_dendrite(name: str, synaptic_current: bool = False, exact: bool = False) -> str:
     """Dendritic potential as a low-pass filter of its synaptic input.
+
+    Without a synaptic-current stage (the default)::
 
         tau_<name> dv_<name>/dt = E_L + v_<name>_drive - v_<name>
 
-    Synapses add jumps to ``v_<name>`` (``v_<name>_post += w``), so without drive
-    v_<name> - E_L = sum_j w_j psp_j(t) with exponential PSP kernels of time constant
-    tau_<name>: the dendritic potential of Urbanczik & Senn (2014) and of Sacramento et
-    al. (2018), v = W psp. The dendrite is not affected by the soma (no back-coupling).
+    and synapses add jumps to ``v_<name>``, so v_<name> - E_L = sum_j w_j psp_j(t) with
+    single-exponential PSP kernels exp(-t/tau_<name>).
+
+    With ``synaptic_current``, the input is an exponentially decaying synaptic current
+    (in voltage units: the current times the dendrite's leak resistance)::
+
+        tau_<name> dv_<name>/dt = E_L + v_<name>_drive + v_<name>_syn - v_<name>
+        tau_syn_<name> dv_<name>_syn/dt = -v_<name>_syn
+
+    and a spike of weight w raises ``v_<name>_syn`` by w tau_<name>/tau_syn_<name> (see
+    :func:`synaptic_input`). The PSP kernel is then the difference of exponentials
+
+        psp(t) = tau_L/(tau_L - tau_s) (exp(-t/tau_L) - exp(-t/tau_s)),  tau_L = tau_<name>, tau_s = tau_syn_<name>,
+
+    of Urbanczik & Senn 2014 (doi:10.1016/j.neuron.2013.11.030) and NEST's
+    ``pp_cond_exp_mc_urbanczik`` (dendritic input currents decaying with tau_syn_ex into
+    a leaky dendrite, C_p/g_L,p = 10 ms). This normalisation keeps the PSP's integral
+    (w tau_L) and has the single exponential w exp(-t/tau_L) as its tau_s -> 0 limit. A
+    NEST weight w_NEST (pA) corresponds to w = w_NEST tau_s / C_p.
+
+    ``exact``: the exponential-Euler step (which holds the input at its start-of-step
+    value) is given the step-averaged input v_<name>_syn * kernel_step_factor(tau_<name>,
+    tau_syn_<name>), which makes it the exact solution (see :func:`kernel_step_factor`).
+    The dendrite is not affected by the soma (no back-coupling).
     """
-    return f"dv_{name}/dt = (E_L + v_{name}_drive - v_{name}) / tau_{name} : volt"
+    if not synaptic_current:
+        return f"dv_{name}/dt = (E_L + v_{name}_drive - v_{name}) / tau_{name} : volt"
+    syn = f"v_{name}_syn"
+    drive = f"{syn}*{kernel_step_factor(f'tau_{name}', f'tau_syn_{name}')}" if exact else syn
+    return "\n".join([
+        f"dv_{name}/dt = (E_L + v_{name}_drive + {drive} - v_{name}) / tau_{name} : volt",
+        f"d{syn}/dt = -{syn} / tau_syn_{name} : volt",
+    ])
 
 
-def coupled_soma(couplings: tuple[tuple[str, str], ...], predicting: str, noise: bool, soma_flags: str = "") -> str:
+def kernel_step_factor(tau: str, tau_input: str) -> str:
+    """Brian expression of the factor that makes exponential Euler exact for an
+    exponentially decaying input.
+
+    For tau dx/dt = -x + y(t) with y(t) = y_0 exp(-t/tau_input) over one step, the exact
+    solution is x(dt) = x_0 e + y_0 tau_input/(tau_input - tau) (e_input - e) with
+    e = exp(-dt/tau), e_input = exp(-dt/tau_input); exponential Euler with a constant
+    input y_0 F gives x_0 e + y_0 F (1 - e), so
+
+        F = tau_input/(tau_input - tau) * (e_input - e)/(1 - e)     (F -> 1 as dt -> 0).
+
+    Requires tau != tau_input (checked where the parameters are known).
+    """
+    e, e_input = f"exp(-dt/{tau})", f"exp(-dt/{tau_input})"
+    return f"({tau_input}/({tau_input} - {tau})*({e_input} - {e})/(1 - {e}))"
+
+
+def synaptic_input(dendrite: str, synaptic_current: bool, weight: str = "w") -> str:
+    """``on_pre`` statement of a synapse onto ``dendrite`` with weight ``weight`` (volt):
+    the jump of v_<dendrite>, or with a synaptic-current stage the jump
+    w tau_<dendrite>/tau_syn_<dendrite> of its synaptic input (same PSP integral)."""
+    if not synaptic_current:
+        return f"v_{dendrite}_post += {weight}"
+    return f"v_{dendrite}_syn_post += {weight}*tau_{dendrite}_post/tau_syn_{dendrite}_post"
+
+
+def coupled_soma(couplings: tuple[tuple[str, str], ...], predicting: str, noise: bool, soma_flags: str = "",
+                 synaptic_current: bool = False, exact: bool = False) -> str:
     """A soma coupled to passive dendrites, and its dendritic prediction.
 
         C du/dt = g_L (E_L - u) + sum_d g_d (v_d - u) + nudge g_som (u_target - u) + I_soma [+ I_noise]
@@ -57,16 +115,54 @@ def coupled_soma(couplings: tuple[tuple[str, str], ...], predicting: str, noise:
 
     ``couplings`` lists (conductance, dendrite) pairs; ``predicting`` names the dendrite
     p whose input alone the prediction uses (all other dendrites at rest).
+    ``synaptic_current``: each dendrite gets the synaptic-current stage of
+    :func:`passive_dendrite`.
+
+    Integration (exponential Euler, ``NeuronModel.make_group``): by default each v_d
+    enters the soma at its start-of-step value, a first-order error in dt (the soma,
+    tau_soma = C/(g_L + sum_d g_d + nudge g_som) ~ 0.5 ms, follows dendrites that
+    move within the step). ``exact``: within a step each dendrite is a sum of decaying
+    exponentials, v_d(t) = rest_d + a exp(-t/tau_d) + b exp(-t/tau_syn_d), and the soma
+    sees ``v_<d>_at_soma`` = rest_d + a F(tau_soma, tau_d) + b F(tau_soma, tau_syn_d)
+    (:func:`kernel_step_factor`), which makes the step the exact solution of the linear
+    soma-dendrite system for inputs (I_soma, nudge, u_target, drives) constant over the
+    step. Loop-invariant factors are computed once per step by Brian.
     """
-    coupling = " + ".join(f"{g}*(v_{dendrite} - u)" for g, dendrite in couplings)
+    lines = []
+    for g, dendrite in couplings:
+        lines.append(passive_dendrite(dendrite, synaptic_current, exact))
+        if exact:
+            lines.append(_dendrite_at_soma(dendrite, synaptic_current))
+    potential = (lambda d: f"v_{d}_at_soma") if exact else (lambda d: f"v_{d}")
+    coupling = " + ".join(f"{g}*({potential(dendrite)} - u)" for g, dendrite in couplings)
     noise_term = " + I_noise" if noise else ""
     total = " + ".join(["g_L", *(g for g, _ in couplings)])
     g_predicting = dict((d, g) for g, d in couplings)[predicting]
+    if exact:
+        lines.append(f"tau_soma = C/({total} + nudge*g_som) : second")
     return "\n".join([
         f"du/dt = (g_L*(E_L - u) + {coupling} + nudge*g_som*(u_target - u) + I_soma{noise_term}) / C : volt{soma_flags}",
-        *(passive_dendrite(dendrite) for _, dendrite in couplings),
+        *lines,
         f"dendritic_prediction = E_L + {g_predicting}/({total})*(v_{predicting} - E_L) : volt",
     ])
+
+
+def _dendrite_at_soma(dendrite: str, synaptic_current: bool) -> str:
+    """The constant dendritic potential that gives the soma's exponential-Euler step the
+    exact effect of the dendrite's trajectory over the step (see :func:`coupled_soma`).
+
+    Within a step, with rest = E_L + v_d_drive and s = v_d_syn at the step's start:
+    v_d(t) = rest + (v_d - rest - b) exp(-t/tau_d) + b exp(-t/tau_syn_d),
+    b = s tau_syn_d/(tau_syn_d - tau_d) (b = 0 without the synaptic stage).
+    """
+    rest, tau = f"(E_L + v_{dendrite}_drive)", f"tau_{dendrite}"
+    if not synaptic_current:
+        return (f"v_{dendrite}_at_soma = {rest} + (v_{dendrite} - {rest})*{kernel_step_factor('tau_soma', tau)}"
+                f" : volt")
+    tau_syn = f"tau_syn_{dendrite}"
+    b = f"(v_{dendrite}_syn*{tau_syn}/({tau_syn} - {tau}))"
+    return (f"v_{dendrite}_at_soma = {rest} + (v_{dendrite} - {rest} - {b})*{kernel_step_factor('tau_soma', tau)}"
+            f" + {b}*{kernel_step_factor('tau_soma', tau_syn)} : volt")
 
 
 def parameter_lines(parameters: Mapping) -> str:

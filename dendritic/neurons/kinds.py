@@ -18,6 +18,9 @@ class NeuronKind:
     (without parameter and input declarations); ``dendrites`` names the passive
     dendritic compartments (state ``v_<name>``, parameter ``tau_<name>``, input
     ``v_<name>_drive``); ``initial_inputs`` gives non-zero starting values of inputs.
+    ``options`` names the optional features ``body`` accepts as keyword arguments
+    (``synaptic_current``: a synaptic-current stage per dendrite, parameters
+    ``tau_syn_<name>``; ``exact``: exact integration of the soma-dendrite system).
     """
 
     name: str
@@ -26,6 +29,7 @@ class NeuronKind:
     body: Callable[..., str]
     dendrites: tuple[str, ...] = ()
     initial_inputs: Mapping[str, str] = field(default_factory=dict)
+    options: frozenset[str] = frozenset()
 
 
 KINDS: dict[str, NeuronKind] = {}

@@ -12,6 +12,8 @@ Parameter files look like::
     transfer = "sigmoid"           # phi(u): sigmoid | softplus
     spiking = "poisson"            # poisson | threshold
     noise = false                  # Ornstein-Uhlenbeck somatic noise current
+    synaptic_current = false       # dendrites driven by exponentially decaying currents (tau_syn_<dendrite>)
+    integration = "exact"          # exact | exponential_euler (dendrites held over a step in the soma)
 
     [parameters]
     C = "300 pF"
@@ -45,6 +47,17 @@ _NOISE_PARAMETERS = {
 }
 
 
+#: ``exponential_euler``: the soma's step holds the dendrites at their start-of-step
+#: values (first order in dt, the package's original scheme); ``exact``: the linear
+#: soma-dendrite system is solved exactly over each step.
+INTEGRATIONS = ("exact", "exponential_euler")
+
+
+def _synaptic_parameters(dendrites):
+    return {f"tau_syn_{d}": cfg.Quantity(unit=ms, bound="positive", doc=f"{d} synaptic-current time constant")
+            for d in dendrites}
+
+
 def _header_schema():
     return {
         "model": cfg.Choice(options=tuple(sorted(KINDS)), doc="neuron kind"),
@@ -53,6 +66,9 @@ def _header_schema():
         "transfer": cfg.Choice(options=tuple(sorted(transfer.TRANSFER_SCHEMAS)), doc="transfer function phi"),
         "spiking": cfg.Choice(options=tuple(sorted(_SPIKING_PARAMETERS)), doc="output mode"),
         "noise": cfg.Flag(default=False),
+        "synaptic_current": cfg.Flag(default=False, doc="exponentially decaying synaptic currents into the dendrites"),
+        "integration": cfg.Choice(options=INTEGRATIONS, default="exponential_euler",
+                                  doc="soma-dendrite integration: exact, or dendrites held over a step"),
         "parameters": cfg.Table(schema={}),  # checked in a second pass, see neuron_from_mapping
     }
 
@@ -71,6 +87,20 @@ class NeuronModel:
     file: Path | None = None
     extra_equations: tuple[str, ...] = field(default=())
     spike_actions: tuple[str, ...] = field(default=())
+    synaptic_current: bool = False
+    integration: str = "exponential_euler"
+
+    def __post_init__(self):
+        if self.integration not in INTEGRATIONS:
+            raise ValueError(f"integration {self.integration!r}: expected one of {INTEGRATIONS}")
+        requested = {"synaptic_current"} if self.synaptic_current else set()
+        if self.integration == "exact":
+            requested.add("exact")
+        unsupported = requested - self.spec.options
+        if unsupported:
+            raise ValueError(f"neuron kind {self.kind!r} does not support {sorted(unsupported)}")
+        for problem in _time_constant_problems(self):
+            raise ValueError(problem)
 
     @property
     def spec(self):
@@ -99,8 +129,13 @@ class NeuronModel:
     def equations(self, inputs: Mapping[str, str] | None = None):
         """Brian ``Equations``; ``inputs`` maps input names to expressions."""
         soma_flags = " (unless refractory)" if self.spiking == "threshold" else ""
+        options = {}
+        if self.synaptic_current:
+            options["synaptic_current"] = True
+        if self.integration == "exact":
+            options["exact"] = True
         return compartments.equations(
-            self.spec.body(noise=self.noise, soma_flags=soma_flags),
+            self.spec.body(noise=self.noise, soma_flags=soma_flags, **options),
             transfer.rate_equation(self.transfer),
             "I_noise : amp" if self.noise else "",
             compartments.input_lines(self.spec.inputs, inputs),
@@ -113,9 +148,12 @@ class NeuronModel:
 
         State variables are initialised separately by :meth:`initialise`, after every
         parameter of the network is set (see :func:`dendritic.backend.parameters_set`).
-        Integration: exponential Euler, exact for the linear compartments between
-        spikes when inputs are constant over a step.
+        Integration: exponential Euler; with ``integration = "exact"`` (which
+        requires it) exact for the linear soma-dendrite system between spikes when
+        the external inputs are constant over a step.
         """
+        if self.integration == "exact" and method not in (None, "exponential_euler"):
+            raise ValueError(f"integration 'exact' is built on exponential Euler, not method {method!r}")
         group = NeuronGroup(
             N,
             self.equations(inputs),
@@ -141,7 +179,23 @@ class NeuronModel:
         """
         for dendrite in self.spec.dendrites:
             setattr(group, f"v_{dendrite}", f"E_L + v_{dendrite}_drive")
+            if self.synaptic_current:
+                setattr(group, f"v_{dendrite}_syn", 0 * mV)
         group.u = "E_L"
+
+    def synaptic_input(self, dendrite: str, weight: str = "w") -> str:
+        """``on_pre`` statement of a synapse of weight ``weight`` (volt) onto ``dendrite``:
+        the PSP kernel is w exp(-t/tau), or the difference of exponentials with the
+        synaptic-current stage (:func:`dendritic.neurons.compartments.synaptic_input`)."""
+        if dendrite not in self.spec.dendrites:
+            raise ValueError(f"the {self.kind} neuron has no '{dendrite}' dendrite "
+                             f"(it has: {', '.join(self.spec.dendrites)})")
+        return compartments.synaptic_input(dendrite, self.synaptic_current, weight)
+
+    def psp_time_constants(self, dendrite: str):
+        """(tau_L, tau_s) of ``dendrite``'s PSP kernel; tau_s is None for a single exponential."""
+        tau_syn = self.parameters[f"tau_syn_{dendrite}"] if self.synaptic_current else None
+        return self.parameters[f"tau_{dendrite}"], tau_syn
 
 
 def neuron_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> NeuronModel:
@@ -150,23 +204,67 @@ def neuron_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> Neuro
     raw_parameters = raw.get("parameters", {})
     header = cfg.validate({**raw, "parameters": {}}, _header_schema(), source=source)
     kind = KINDS[header["model"]]
+    requested = {"synaptic_current": header["synaptic_current"], "exact": header["integration"] == "exact"}
+    unsupported = [name for name, on in requested.items() if on and name not in kind.options]
+    if unsupported:
+        key = "synaptic_current" if "synaptic_current" in unsupported else "integration"
+        raise cfg.ConfigError([f"{source}: key '{key}': neuron kind {header['model']!r} does not support "
+                               f"{', '.join(unsupported)}"])
     schema = {
         **kind.parameters,
+        **(_synaptic_parameters(kind.dendrites) if header["synaptic_current"] else {}),
         **transfer.TRANSFER_SCHEMAS[header["transfer"]],
         **_SPIKING_PARAMETERS[header["spiking"]],
         **(_NOISE_PARAMETERS if header["noise"] else {}),
     }
     parameters = cfg.validate(raw_parameters, schema, source=source, prefix="parameters.")
+    problems = _time_constant_problems(kind, parameters, header["synaptic_current"], header["integration"])
+    if problems:
+        raise cfg.ConfigError([f"{source}: key {problem}" for problem in problems])
     return NeuronModel(
         kind=header["model"],
         parameters=parameters,
         transfer=header["transfer"],
         spiking=header["spiking"],
         noise=header["noise"],
+        synaptic_current=header["synaptic_current"],
+        integration=header["integration"],
         source=header["source"],
         description=header["description"],
         file=Path(source) if not str(source).startswith("<") else None,
     )
+
+
+def _time_constant_problems(kind_or_model, parameters=None, synaptic_current=None, integration=None) -> list[str]:
+    """The closed forms divide by differences of time constants: tau_syn_d != tau_d, and
+    for exact integration the soma's C/g_total (nudge off and on) != each dendritic one."""
+    if isinstance(kind_or_model, NeuronModel):
+        model = kind_or_model
+        kind, parameters = model.spec, model.parameters
+        synaptic_current, integration = model.synaptic_current, model.integration
+    else:
+        kind = kind_or_model
+    problems = []
+
+    def close(a, b):
+        return abs(float(a) - float(b)) <= 1e-6 * max(abs(float(a)), abs(float(b)))
+
+    g_dendrites = sum(float(value) for key, value in parameters.items()
+                      if key.startswith("g_") and key not in ("g_L", "g_som"))
+    soma_taus = [float(parameters["C"]) / (float(parameters["g_L"]) + g_dendrites + nudge * float(parameters["g_som"]))
+                 for nudge in (0, 1)] if integration == "exact" and "C" in parameters else []
+    for dendrite in kind.dendrites:
+        taus = {f"tau_{dendrite}": parameters.get(f"tau_{dendrite}")}
+        if synaptic_current:
+            taus[f"tau_syn_{dendrite}"] = parameters.get(f"tau_syn_{dendrite}")
+            if close(*taus.values()):
+                problems.append(f"'parameters.tau_syn_{dendrite}': must differ from tau_{dendrite} "
+                                f"({taus[f'tau_{dendrite}']}), the difference-of-exponentials kernel divides by it")
+        for key, tau in taus.items():
+            if tau is not None and any(close(tau, tau_soma) for tau_soma in soma_taus):
+                problems.append(f"'parameters.{key}': must differ from the soma's time constant C/g_total "
+                                f"for exact integration, got {tau}")
+    return problems
 
 
 def load_neuron(name: str | Path, relative_to: Path | None = None) -> NeuronModel:

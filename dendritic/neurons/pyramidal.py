@@ -7,6 +7,15 @@
 
     output: Poisson spikes at rate phi(u), or threshold-and-reset.
 
+Optional (parameter-file header): ``synaptic_current = true`` gives each dendrite an
+exponentially decaying synaptic input current with its own time constant
+``tau_syn_<dendrite>``, so that its PSP kernel is the difference of exponentials of
+Urbanczik & Senn 2014 and NEST ``pp_cond_exp_mc_urbanczik`` (tau_L = 10 ms, tau_s = 3 ms);
+``integration = "exact"`` integrates the linear soma-dendrite system exactly over each
+step instead of holding the dendrites at their start-of-step values in the soma's
+exponential-Euler step (an error of first order in dt, +0.07 mV in u at dt = 0.1 ms
+for the Urbanczik-Senn neuron). See :func:`dendritic.neurons.compartments.coupled_soma`.
+
 With both dendrites clamped and no nudging, the soma relaxes with the effective time
 constant C / (g_L + g_B + g_A) to
 
@@ -33,6 +42,8 @@ E_L            voltage      leak reversal = resting potential
 tau_basal      time         basal PSP / dendritic time constant
 tau_apical     time         apical PSP / dendritic time constant
 t_ref          time         refractory period
+tau_syn_basal  time         basal synaptic-current time constant (only with
+tau_syn_apical              ``synaptic_current``; NEST tau_syn_ex = 3 ms)
 =============  ===========  ==============================================
 
 Inputs (per neuron, or an expression given by the network): ``I_soma`` (amp),
@@ -70,8 +81,9 @@ INPUTS = {
 COUPLINGS = (("g_B", "basal"), ("g_A", "apical"))
 
 
-def body(noise: bool, soma_flags: str = "") -> str:
-    return coupled_soma(COUPLINGS, predicting="basal", noise=noise, soma_flags=soma_flags)
+def body(noise: bool, soma_flags: str = "", synaptic_current: bool = False, exact: bool = False) -> str:
+    return coupled_soma(COUPLINGS, predicting="basal", noise=noise, soma_flags=soma_flags,
+                        synaptic_current=synaptic_current, exact=exact)
 
 
 PYRAMIDAL = register(
@@ -81,5 +93,6 @@ PYRAMIDAL = register(
         inputs=INPUTS,
         body=body,
         dendrites=tuple(d for _, d in COUPLINGS),
+        options=frozenset({"synaptic_current", "exact"}),
     )
 )

@@ -18,9 +18,10 @@ The interneurons' own basal weights learn by the rate form onto their dendrite.
 
 S_i is the postsynaptic spike train, v_hat_i the neuron's ``dendritic_prediction``
 (g_B/(g_L+g_B+g_A) times the basal potential above rest) and psp_j the presynaptic
-trace: the sum of exponential kernels exp(-(t - t_j^k)/tau_psp) of neuron j's spikes,
-with tau_psp equal to the dendrite's time constant, so that the dendritic potential is
-v - E_L = sum_j W_ij psp_j exactly. The factor g_B/(g_L+g_B+g_A) of the gradient is
+trace: the sum over neuron j's spikes of the target dendrite's PSP kernel, exp(-t/tau)
+or, for a dendrite driven by synaptic currents (``urbanczik2014``), the difference of
+exponentials tau/(tau - tau_syn) (exp(-t/tau) - exp(-t/tau_syn)) (:class:`PresynapticTrace`),
+so that the dendritic potential is v - E_L = sum_j W_ij psp_j exactly. The factor g_B/(g_L+g_B+g_A) of the gradient is
 absorbed in eta. Because W is the jump of the dendritic potential (volt) and psp is
 dimensionless, eta has the unit volt^2 in the spike form, volt*second in the rate form
 and 1 in the apical rule.
@@ -76,33 +77,68 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PresynapticTrace:
-    """psp(t) = sum_k exp(-(t - t_k)/tau): a presynaptic neuron's PSP kernel sum.
+    """psp(t) = sum_k kernel(t - t_k): a presynaptic neuron's PSP kernel sum, with the
+    kernel of the target dendrite so that v - E_L = sum_j W_ij psp_j.
 
-    Adds to the presynaptic group ``d<name>/dt = -<name>/tau_<name>``, its integral over
-    the current learning interval ``<name>_integral``, and the spike action
-    ``<name> += 1``. ``tau_<name>`` is a ``(shared, constant)`` parameter.
+    ``kernel="exponential"``: kernel(t) = exp(-t/tau), state ``<name>``, spike action
+    ``<name> += 1``. ``kernel="difference"``: the difference of exponentials of a
+    dendrite driven by synaptic currents (Urbanczik & Senn 2014; NEST
+    ``urbanczik_synapse``, models/urbanczik_synapse.h, which keeps the two traces
+    ``tau_L_trace_`` and ``tau_s_trace_``),
+
+        kernel(t) = tau/(tau - tau_syn) (exp(-t/tau) - exp(-t/tau_syn)),
+
+    from the states ``<name>_slow`` and ``<name>_fast`` (each += 1 per spike, each
+    integrated exactly by exponential Euler) and the subexpression ``<name>``.
+    Also adds its integral over the current learning interval ``<name>_integral``.
+    ``tau_<name>`` (and ``tau_syn_<name>``) are ``(shared, constant)`` parameters, set
+    from the target dendrite when synapses connect.
     """
 
     name: str = "psp"
+    kernel: str = "exponential"
+
+    def __post_init__(self):
+        if self.kernel not in ("exponential", "difference"):
+            raise ValueError(f"PresynapticTrace {self.name!r}: unknown kernel {self.kernel!r}; "
+                             f"expected 'exponential' or 'difference'")
+
+    @classmethod
+    def matching(cls, model: NeuronModel, dendrite: str = "basal", name: str = "psp") -> "PresynapticTrace":
+        """The trace whose kernel is the PSP kernel of ``model``'s ``dendrite``."""
+        _, tau_syn = model.psp_time_constants(dendrite)
+        return cls(name=name, kernel="exponential" if tau_syn is None else "difference")
 
     @property
     def tau(self) -> str:
         return f"tau_{self.name}"
 
     @property
+    def tau_syn(self) -> str:
+        return f"tau_syn_{self.name}"
+
+    @property
     def integral(self) -> str:
         return f"{self.name}_integral"
 
     def equations(self) -> tuple[str, ...]:
+        integral = (f"d{self.integral}/dt = {self.name} : second", f"{self.tau} : second (shared, constant)")
+        if self.kernel == "exponential":
+            return (f"d{self.name}/dt = -{self.name}/{self.tau} : 1", *integral)
+        slow, fast = f"{self.name}_slow", f"{self.name}_fast"
         return (
-            f"d{self.name}/dt = -{self.name}/{self.tau} : 1",
-            f"d{self.integral}/dt = {self.name} : second",
-            f"{self.tau} : second (shared, constant)",
+            f"d{slow}/dt = -{slow}/{self.tau} : 1",
+            f"d{fast}/dt = -{fast}/{self.tau_syn} : 1",
+            f"{self.name} = {self.tau}/({self.tau} - {self.tau_syn})*({slow} - {fast}) : 1",
+            *integral,
+            f"{self.tau_syn} : second (shared, constant)",
         )
 
     @property
     def on_spike(self) -> str:
-        return f"{self.name} += 1"
+        if self.kernel == "exponential":
+            return f"{self.name} += 1"
+        return f"{self.name}_slow += 1\n{self.name}_fast += 1"
 
     def add_to(self, model: NeuronModel) -> NeuronModel:
         """``model`` with this trace (its time constant is set when synapses connect)."""
@@ -260,9 +296,12 @@ class _Rule:
             if variable not in group.variables:
                 raise ValueError(f"{name}: the {side} group {group.name!r} has no '{variable}'; prepare its model "
                                  f"with {type(self).__name__}.{side}() before creating the group")
+        if self.trace.kernel == "difference" and f"{self.trace.name}_fast" not in pre.variables:
+            raise ValueError(f"{name}: the presynaptic group {pre.name!r} carries trace {self.trace.name!r} with "
+                             f"another kernel; create it with this rule's trace ({self.trace})")
         interval = self.interval_of()
-        _set_trace_tau(pre, self.trace, post_model.parameters[f"tau_{self.target}"], name)
-        synapses = Synapses(pre, post, self.synapse_equations(), on_pre=f"v_{self.target}_post += w", name=name,
+        _set_trace_tau(pre, self.trace, post_model.psp_time_constants(self.target), name)
+        synapses = Synapses(pre, post, self.synapse_equations(), on_pre=post_model.synaptic_input(self.target), name=name,
                             namespace={"learning_interval": interval, **(namespace or {})})
         synapses.connect(i=np.asarray(i), j=np.asarray(j))
         synapses.w = w
@@ -342,16 +381,27 @@ def _check_unit(value, unit: str, what: str) -> None:
         raise ValueError(f"{what} must be {'dimensionless' if unit == '1' else 'in ' + unit}, got {value!r}")
 
 
-def _set_trace_tau(pre: NeuronGroup, trace: PresynapticTrace, tau, synapses_name: str) -> None:
-    """A presynaptic trace must decay like the dendrite it models: set its time
-    constant once, and refuse a second target dendrite with another one."""
-    taus = pre.__dict__.setdefault("_dendritic_trace_taus", {})
-    if trace.name in taus and not np.isclose(float(taus[trace.name]), float(tau), rtol=1e-12):
-        raise ValueError(f"{synapses_name}: presynaptic trace {trace.name!r} of {pre.name!r} already decays with "
-                         f"{taus[trace.name]}, but this target dendrite has tau {tau}; give these synapses "
-                         f"another PresynapticTrace(name=...)")
-    taus[trace.name] = tau
+def _set_trace_tau(pre: NeuronGroup, trace: PresynapticTrace, taus, synapses_name: str) -> None:
+    """A presynaptic trace must have the kernel of the dendrite it models: check its
+    form, set its time constants once, and refuse a second target dendrite with others."""
+    tau, tau_syn = taus
+    kernel = "exponential" if tau_syn is None else "difference"
+    if trace.kernel != kernel:
+        raise ValueError(f"{synapses_name}: the target dendrite's PSP kernel is {kernel!r} but presynaptic trace "
+                         f"{trace.name!r} has kernel {trace.kernel!r}; use PresynapticTrace.matching(post_model, "
+                         f"dendrite) for the rule's trace")
+    known = pre.__dict__.setdefault("_dendritic_trace_taus", {})
+    values = (float(tau), None if tau_syn is None else float(tau_syn))
+    if trace.name in known and not all(
+            (a is None and b is None) or (a is not None and b is not None and np.isclose(a, b, rtol=1e-12))
+            for a, b in zip(known[trace.name], values)):
+        raise ValueError(f"{synapses_name}: presynaptic trace {trace.name!r} of {pre.name!r} already has time "
+                         f"constants {known[trace.name]} s, but this target dendrite has {values} s; give these "
+                         f"synapses another PresynapticTrace(name=...)")
+    known[trace.name] = values
     setattr(pre, trace.tau, tau)
+    if tau_syn is not None:
+        setattr(pre, trace.tau_syn, tau_syn)
 
 
 def _variables(model: NeuronModel) -> set[str]:

@@ -1,5 +1,8 @@
 """The dendritic prediction rules against an independent NumPy recomputation from the
-recorded spikes and potentials (as NEST tests its ``urbanczik_synapse``), on every target.
+recorded spikes and potentials (as NEST tests its ``urbanczik_synapse``,
+testsuite/pytests/test_urbanczik_synapse.py), on every target. The reference
+(``prediction_reference``) integrates the continuous-time rules at a fine step with its
+own phi, h, dendritic prediction and PSP kernels.
 
 One small circuit holds every rule at once, so each target compiles once:
 
@@ -26,7 +29,8 @@ DT = 0.1 * ms
 DURATION = 300 * ms
 N_IN = 40
 
-SPIKE_RULE = DendriticPredictionRule(form="spike", eta=2.0 * mV**2, tau_delta=100 * ms)
+SPIKE_RULE = DendriticPredictionRule(form="spike", eta=2.0 * mV**2, tau_delta=100 * ms,
+                                     trace=PresynapticTrace.matching(load_neuron("urbanczik2014")))
 # rules with other intervals need their own presynaptic accumulators
 RATE_RULE = DendriticPredictionRule(form="rate", eta=0.02 * mV * second, interval=1 * ms,
                                     w_min=-0.3 * mV, w_max=0.8 * mV, trace=PresynapticTrace("psp_1ms"))
@@ -82,9 +86,9 @@ def simulate(target, tmp_path, seed=11):
             model.initialise(group)
         spikes = {name: SpikeMonitor(group, name=f"{name}_spikes") for name, group in groups.items()}
         states = {
-            "us": StateMonitor(us, ["dendritic_prediction"], record=True, name="us_states"),
-            "pyr": StateMonitor(pyr, ["u", "dendritic_prediction", "v_apical"], record=True, name="pyr_states"),
-            "inter": StateMonitor(inter, ["u", "dendritic_prediction"], record=True, name="inter_states"),
+            "us": StateMonitor(us, ["v_basal"], record=True, name="us_states"),
+            "pyr": StateMonitor(pyr, ["u", "v_basal", "v_apical"], record=True, name="pyr_states"),
+            "inter": StateMonitor(inter, ["u", "v_dendrite"], record=True, name="inter_states"),
         }
         network = Network(*groups.values(), *synapses.values(), *spikes.values(), *states.values())
         backend.run(network, DURATION)
@@ -103,49 +107,89 @@ def si(model):
     return {key: float(value) for key, value in model.parameters.items()}
 
 
-def recompute(out):
-    """Final weights of every projection, from recorded spikes and potentials only."""
+def recompute(out, substeps=4, urbanczik_tau_syn="model"):
+    """Final weights of every projection, from recorded spikes and potentials only
+    (``urbanczik_tau_syn=None``: the single-exponential kernel, to show the check's power)."""
     dt = float(DT)
     n_steps = int(round(float(DURATION / DT)))
-    urbanczik, pyramidal = load_neuron("urbanczik2014"), load_neuron("sacramento2018_pyramidal")
-    interneuron = load_neuron("sacramento2018_interneuron")
+    urbanczik, pyramidal = si(load_neuron("urbanczik2014")), si(load_neuron("sacramento2018_pyramidal"))
+    interneuron = si(load_neuron("sacramento2018_interneuron"))
     spikes, states = out["spikes"], out["states"]
-    psp_inputs = ref.psp_trace(*spikes["inputs"], N_IN, n_steps, dt, 10e-3)
-    psp_inter = ref.psp_trace(*spikes["inter"], 3, n_steps, dt, 10e-3)
     expected = {}
 
-    error = ref.spike_error(states["us"]["dendritic_prediction"], *spikes["us"], dt, "sigmoid", si(urbanczik))
-    expected["spike"] = ref.integrate_weights(out["w0"]["spike"], *all_to_all(N_IN, 2), error, psp_inputs * dt,
-                                              n_steps, 1, dt, float(SPIKE_RULE.eta),
-                                              tau_delta=float(SPIKE_RULE.tau_delta))
-    error = ref.rate_error(states["pyr"]["u"], states["pyr"]["dendritic_prediction"], dt, "softplus", si(pyramidal))
-    expected["rate"] = ref.integrate_weights(out["w0"]["rate"], *all_to_all(N_IN, 3), error, psp_inputs * dt,
-                                             n_steps, 10, dt, float(RATE_RULE.eta), presynaptic_scale=1 / 10e-3,
-                                             w_min=float(RATE_RULE.w_min), w_max=float(RATE_RULE.w_max))
-    error = ref.rate_error(states["inter"]["u"], states["inter"]["dendritic_prediction"], dt, "softplus",
-                           si(interneuron))
-    expected["interneuron"] = ref.integrate_weights(out["w0"]["interneuron"], *all_to_all(N_IN, 3), error,
-                                                    psp_inputs * dt, n_steps, 5, dt, float(INTERNEURON_RULE.eta),
-                                                    presynaptic_scale=1 / 10e-3)
-    error = ref.apical_error(states["pyr"]["v_apical"], 0.0, dt)
-    expected["apical"] = ref.integrate_weights(out["w0"]["apical"], *all_to_all(3, 3), error, psp_inter * dt,
-                                               n_steps, 5, dt, float(APICAL_RULE.eta), presynaptic_scale=1 / 10e-3,
-                                               tau_delta=float(APICAL_RULE.tau_delta))
+    def applied(steps_per_interval):
+        return (n_steps - 1) // steps_per_interval * steps_per_interval * dt
+
+    def input_psp(tau, tau_syn=None):
+        return lambda t: ref.psp(t, *spikes["inputs"], N_IN, dt, tau, tau_syn)
+
+    # spike form onto the Urbanczik-Senn neurons: e = (S - phi(v_hat)) h(v_hat)
+    v_hat = ref.Interpolated(ref.dendritic_prediction(states["us"]["v_basal"], urbanczik, "g_B", ("g_A",)), dt)
+    T = applied(1)
+    events = [((n + 1) * dt, i, ref.h("sigmoid", v_hat(np.array([(n + 1) * dt]))[0, i], urbanczik))
+              for n, i in zip(*spikes["us"]) if (n + 1) * dt <= T + 1e-12]
+    tau_syn = urbanczik["tau_syn_basal"] if urbanczik_tau_syn == "model" else urbanczik_tau_syn
+    expected["spike"] = ref.integrate_rule(
+        out["w0"]["spike"], *all_to_all(N_IN, 2),
+        lambda t: -ref.phi("sigmoid", v_hat(t), urbanczik) * ref.h("sigmoid", v_hat(t), urbanczik),
+        input_psp(urbanczik["tau_basal"], tau_syn), T, dt, float(SPIKE_RULE.eta),
+        tau_delta=float(SPIKE_RULE.tau_delta), spike_events=events, substeps=substeps)
+    # rate form onto the pyramidal neurons: e = phi(u) - phi(v_hat), r = psp / tau
+    u = ref.Interpolated(states["pyr"]["u"], dt)
+    v_hat = ref.Interpolated(ref.dendritic_prediction(states["pyr"]["v_basal"], pyramidal, "g_B", ("g_A",)), dt)
+    tau = pyramidal["tau_basal"]
+    expected["rate"] = ref.integrate_rule(
+        out["w0"]["rate"], *all_to_all(N_IN, 3),
+        lambda t: ref.phi("softplus", u(t), pyramidal) - ref.phi("softplus", v_hat(t), pyramidal),
+        lambda t: input_psp(tau)(t) / tau, applied(10), dt, float(RATE_RULE.eta), substeps=substeps,
+        w_min=float(RATE_RULE.w_min), w_max=float(RATE_RULE.w_max))
+    # rate form onto the interneurons' dendrites
+    u = ref.Interpolated(states["inter"]["u"], dt)
+    v_hat = ref.Interpolated(ref.dendritic_prediction(states["inter"]["v_dendrite"], interneuron, "g_D"), dt)
+    expected["interneuron"] = ref.integrate_rule(
+        out["w0"]["interneuron"], *all_to_all(N_IN, 3),
+        lambda t: ref.phi("softplus", u(t), interneuron) - ref.phi("softplus", v_hat(t), interneuron),
+        lambda t: input_psp(interneuron["tau_dendrite"])(t) / interneuron["tau_dendrite"], applied(5), dt,
+        float(INTERNEURON_RULE.eta), substeps=substeps)
+    # apical cancellation: e = E_L - v_apical, r = interneuron psp / tau_apical
+    v_apical = ref.Interpolated(states["pyr"]["v_apical"], dt)
+    tau = pyramidal["tau_apical"]
+    expected["apical"] = ref.integrate_rule(
+        out["w0"]["apical"], *all_to_all(3, 3), lambda t: pyramidal["E_L"] - v_apical(t),
+        lambda t: ref.psp(t, *spikes["inter"], 3, dt, tau) / tau, applied(5), dt, float(APICAL_RULE.eta),
+        tau_delta=float(APICAL_RULE.tau_delta), substeps=substeps)
     return expected
+
+
+#: Largest relative error of the weight changes against the reference, by projection:
+#: the package's time grid is first order in dt (spike form; left Riemann sums) and
+#: the coarse intervals replace the mean of e r by the product of means (second order
+#: in Delta over the time constants of e and r), and e = phi(u) - phi(v_hat) is a small
+#: difference that amplifies the sampling error. Measured (numpy): 2.2 %, 1.0 %, 3.0 %,
+#: 1.8 %, unchanged for a finer reference step; the former single-exponential kernel
+#: gives 80 %. The bounds are about twice the measured values.
+TOLERANCES = {"spike": 5e-2, "rate": 3e-2, "interneuron": 6e-2, "apical": 4e-2}
 
 
 def check_against_numpy(out):
     expected = recompute(out)
+    errors = {}
     for name, w in out["w"].items():
         change, expected_change = w - out["w0"][name], expected[name] - out["w0"][name]
         scale = np.abs(expected_change).max()
         # the run must actually learn, or the comparison shows nothing
         assert scale > 0.02 * np.abs(out["w0"][name]).max(), f"{name}: weights barely changed ({scale:.2e} V)"
-        error = np.abs(change - expected_change).max() / scale
-        assert error < 1e-3, f"{name}: relative error of the weight change {error:.2e}"
+        errors[name] = np.abs(change - expected_change).max() / scale
+    print("relative errors of the weight changes:", errors)
+    for name, error in errors.items():
+        assert error < TOLERANCES[name], f"{name}: relative error of the weight change {error:.2e}"
     # the bounds of the rate projection were reached, so clipping was exercised
     assert np.isclose(out["w"]["rate"], float(RATE_RULE.w_max)).any() or \
         np.isclose(out["w"]["rate"], float(RATE_RULE.w_min)).any()
+    # the check can fail: the former single-exponential kernel is far outside the tolerance
+    wrong = recompute(out, urbanczik_tau_syn=None)["spike"] - out["w0"]["spike"]
+    change = out["w"]["spike"] - out["w0"]["spike"]
+    assert np.abs(change - wrong).max() / np.abs(wrong).max() > 5 * TOLERANCES["spike"]
 
 
 @pytest.mark.parametrize("target", ["numpy", "cython"])
@@ -156,25 +200,6 @@ def test_rules_match_numpy_recomputation_runtime(target, tmp_path):
 @pytest.mark.standalone
 def test_rules_match_numpy_recomputation_standalone(tmp_path):
     check_against_numpy(simulate("cpp_standalone", tmp_path))
-
-
-def test_coarse_interval_converges_to_per_step_rule():
-    """The per-interval product of means approaches the per-step rule as Delta shrinks
-    (shown on the reference implementation, which the targets match exactly)."""
-    rng = np.random.default_rng(3)
-    dt, n_steps, n_pre = 1e-4, 20_000, 30
-    spikes = np.nonzero(rng.random((n_steps, n_pre)) < 20 * dt)
-    psp = ref.psp_trace(spikes[0], spikes[1], n_pre, n_steps, dt, 10e-3)
-    w_true = rng.normal(1e-3, 1e-3, n_pre)
-    v_hat = -0.062 + (psp @ w_true)[:, None] * 0.5
-    error = np.tile(np.sin(np.arange(n_steps) * dt * 2 * np.pi * 7)[:, None] * 1e-3 * dt, (1, 1)) + v_hat * 0
-    pre, post = np.arange(n_pre), np.zeros(n_pre, int)
-    w0 = np.zeros(n_pre)
-    fine = ref.integrate_weights(w0, pre, post, error, psp * dt, n_steps, 1, dt, 1.0, tau_delta=0.1)
-    deviations = [np.abs(ref.integrate_weights(w0, pre, post, error, psp * dt, n_steps, m, dt, 1.0, tau_delta=0.1)
-                         - fine).max() / np.abs(fine).max() for m in (50, 10, 2)]
-    assert deviations[0] > deviations[1] > deviations[2] > 0
-    assert deviations[2] < 0.05
 
 
 def test_rule_errors_are_clear():
@@ -190,14 +215,25 @@ def test_rule_errors_are_clear():
     with pytest.raises(ValueError, match="whole number"):
         DendriticPredictionRule(form="spike", eta=1 * mV**2, interval=0.25 * ms).interval_of()
     model = load_neuron("urbanczik2014")
-    pre = spike_source(3, "False", "pre_missing")
+    single_exponential = spike_source(3, "False", "pre_single_exponential")
+    with pytest.raises(ValueError, match="another kernel"):
+        SPIKE_RULE.connect(single_exponential, SPIKE_RULE.postsynaptic(model).make_group(1, name="post_kernel"),
+                           [0], [0], 0 * volt, SPIKE_RULE.postsynaptic(model), "wrong_trace")
+    default_trace = DendriticPredictionRule(form="spike", eta=1 * mV**2)
+    with pytest.raises(ValueError, match="PSP kernel is 'difference' but presynaptic trace 'psp' has kernel "
+                                         "'exponential'.*PresynapticTrace.matching"):
+        default_trace.connect(single_exponential, default_trace.postsynaptic(model).make_group(1, name="post_default"),
+                              [0], [0], 0 * volt, default_trace.postsynaptic(model), "default_trace")
+    with pytest.raises(ValueError, match="unknown kernel 'alpha'"):
+        PresynapticTrace(kernel="alpha")
+    pre = spike_source(3, "False", "pre_missing", traces=(SPIKE_RULE.trace,))
     post = model.make_group(1, name="post_missing")
     with pytest.raises(ValueError, match="has no 'spike_error_basal_integral'.*postsynaptic\\(\\)"):
         SPIKE_RULE.connect(pre, post, [0], [0], 0 * volt, model, "unprepared")
     prepared = SPIKE_RULE.postsynaptic(model)
     post = prepared.make_group(2, name="post_prepared")
     SPIKE_RULE.connect(pre, post, [0], [0], 0 * volt, prepared, "every_step")
-    coarse = DendriticPredictionRule(form="spike", eta=1 * mV**2, interval=1 * ms)
+    coarse = DendriticPredictionRule(form="spike", eta=1 * mV**2, interval=1 * ms, trace=SPIKE_RULE.trace)
     with pytest.raises(ValueError, match="pre_missing.psp_integral is already integrated over learning intervals"):
         coarse.connect(pre, post, [1], [1], 0 * volt, prepared, "every_ms")
 

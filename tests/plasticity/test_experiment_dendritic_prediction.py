@@ -48,24 +48,27 @@ def test_teacher_weights_are_a_fixed_point(tmp_path):
 
 @pytest.mark.standalone
 def test_short_run_learns(tmp_path):
-    """Smoke version of the slow test: a few seconds of training halve the error; the
-    command writes HDF5 and PNG."""
+    """Reduced version of the slow test, same claim: 800 of the 1,500 training
+    repetitions (160 s of simulated training, ~30 s with the build) bring the dendritic
+    prediction to the target rate, correlation >= 0.9 and the mean squared error down
+    >= 10x (measured: 0.956, 17x); the command writes HDF5 and PNG."""
     output = tmp_path / "dp.h5"
-    assert main(["run", "dendritic-prediction", "--target", "cpp_standalone", "--repetitions", "60",
+    assert main(["run", "dendritic-prediction", "--target", "cpp_standalone", "--repetitions", "800",
                  "--build-dir", str(tmp_path / "build"), "--output", str(output)]) == 0
     results = read_results(output)
     metrics = results["metrics"]
-    assert metrics["mse_after"] < 0.5 * metrics["mse_before"]
-    assert metrics["correlation_after"] > metrics["correlation_before"] + 0.3
+    assert metrics["correlation_after"] >= 0.9
+    assert metrics["mse_before"] >= 10 * metrics["mse_after"]
     assert output.with_suffix(".png").stat().st_size > 10_000
-    assert results["weights"]["weight_history"].shape == (60 + 2 * 5, 200)
+    assert results["weights"]["weight_history"].shape == (800 + 2 * 5, 200)
 
 
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_learns_the_teacher(tmp_path):
     """Issue 3: after training, with the teacher off, the dendritic prediction follows the
-    target rate: correlation >= 0.9 and the mean squared error down >= 10x."""
+    target rate: correlation >= 0.9 and the mean squared error down >= 10x (measured with
+    the published difference-of-exponentials PSP and exact soma integration: 0.969, 25x)."""
     values = experiment.load_experiment()
     results = experiment.run_protocol(values, target="cpp_standalone", build_dir=tmp_path / "build")
     metrics = experiment.analyse(results)
