@@ -255,8 +255,8 @@ def build_circuit(spec: CircuitSpec, backend) -> Circuit:
         i, j = draw_connectivity(rng, len(pre), len(post), connection["fan_in"], connection["probability"])
         weights = rng.normal(float(connection["weight"]), float(connection["weight_std"]), size=len(i))
         name = f"{connection['pre']}_to_{connection['post']}_{connection['target']}"
-        synapses = Synapses(pre, post, "w : volt (constant)", on_pre=f"v_{connection['target']}_post += w",
-                            name=name)
+        on_pre = circuit.models[connection["post"]].synaptic_input(connection["target"])
+        synapses = Synapses(pre, post, "w : volt (constant)", on_pre=on_pre, name=name)
         synapses.connect(i=i, j=j)
         synapses.w = weights * volt
         circuit.synapses[name] = synapses
