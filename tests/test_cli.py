@@ -1,6 +1,5 @@
 """The command line runs the main experiment end to end and writes HDF5 + PNG."""
 
-import numpy as np
 from brian2 import second
 
 from dendritic.cli import main

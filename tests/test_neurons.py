@@ -40,8 +40,6 @@ def test_clamped_soma_settles_to_the_conductance_weighted_mean(name):
     np.testing.assert_array_equal(np.asarray(vb)[:, -1], np.asarray(vb)[:, 0])
     expected = (g_L * E_L + g_B * v_basal + g_A * v_apical) / (g_L + g_B + g_A)
     np.testing.assert_allclose(np.asarray(u)[:, -1], expected, rtol=1e-6, atol=0)
-    if E_L == 0.0:  # the form of SCIENCE.md section 1
-        np.testing.assert_allclose(np.asarray(u)[:, -1], (g_B * v_basal + g_A * v_apical) / (g_L + g_B + g_A), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", PYRAMIDAL_SETS)
@@ -72,7 +70,6 @@ def test_pyramidal_dendritic_prediction_is_the_basal_only_steady_state():
     t, u, _, _, group = _clamped_run(model, v_basal * mV, np.zeros(3) * mV, 50 * ms)
     g_L, g_B, g_A = (float(p[k] / nS) for k in ("g_L", "g_B", "g_A"))
     factor = g_B / (g_L + g_B + g_A)
-    assert factor == pytest.approx(1.0 / 1.9)
     np.testing.assert_allclose(np.asarray(group.dendritic_prediction / mV), factor * v_basal, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(u)[:, -1] / 1e-3, factor * v_basal, rtol=1e-6)
 
@@ -88,7 +85,6 @@ def test_interneuron_attenuation_is_g_D_over_g_L_plus_g_D():
         network = Network(group)
         backend.run(network, 30 * ms)
         factor = 1.0 / (0.1 + 1.0)
-        assert factor != pytest.approx(1.0 / 0.1 + 1.0)  # the precedence bug gives 11
         np.testing.assert_allclose(group.dendritic_prediction / mV, factor * np.array([3.0, -2.0]), rtol=1e-12)
         np.testing.assert_allclose(group.u / mV, factor * np.array([3.0, -2.0]), rtol=1e-6)
         # with nudging on, the soma moves towards u_target: (g_L E_L + g_D v_D + g_som u_t) / (g_L + g_D + g_som)

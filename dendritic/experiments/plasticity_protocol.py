@@ -24,7 +24,6 @@ Parameters: ``models/experiments/plasticity_protocol.toml``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

@@ -4,7 +4,7 @@ rate, set by the soma, stays put (the premise of burst multiplexing, Payeur et a
 
 import numpy as np
 import pytest
-from brian2 import EventMonitor, Hz, Network, PoissonInput, mV, pA, second
+from brian2 import EventMonitor, Hz, Network, PoissonInput, pA, second
 
 from dendritic.backend import Backend
 from dendritic.config import ConfigError

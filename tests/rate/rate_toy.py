@@ -1,7 +1,6 @@
 """Toy student-teacher constants and data shared by the rate tests (SCIENCE.md section 3):
 teacher 15-1000x4-5 ReLU, student 15-10-10-5 tanh with linear output."""
 
-import numpy as np
 
 from dendritic.rate import dfc
 from dendritic.rate.network import RateNetwork
