@@ -43,6 +43,9 @@ def _protocol():
     rng = np.random.default_rng(11)
     pre = [burst_poisson_train(rng, 12.0, 0.3, DURATION - 0.01, DT) for _ in range(N_PRE)]
     post = [burst_poisson_train(rng, rate, p, DURATION - 0.01, DT) for rate, p, _ in POST]
+    # presynaptic neuron 2 fires with postsynaptic neuron 0: presynaptic and postsynaptic
+    # events in the same step, below rate_min
+    pre[2] = post[0].copy()
     i = np.repeat(np.arange(N_PRE), len(POST))
     j = np.tile(np.arange(len(POST)), N_PRE)
     w0 = rng.uniform(0.1, 0.9, len(i))
@@ -55,7 +58,9 @@ def _generator(trains, name):
     return SpikeGeneratorGroup(len(trains), indices, np.concatenate(trains) * second, name=name)
 
 
-def _run(target, build_dir=None, gate=True):
+def _run(target, build_dir=None, gate=True, rerun_eta=None):
+    """Run the protocol; on standalone with ``rerun_eta``, also rerun the binary with that
+    learning rate through ``run_args`` and return both results."""
     if target == "cpp_standalone":
         prefs.devices.cpp_standalone.extra_make_args_unix = ["-j1"]
     pre_trains, post_trains, pre_index, post_index, w0 = _protocol()
@@ -81,12 +86,20 @@ def _run(target, build_dir=None, gate=True):
                     "post_burst": EventMonitor(post, "burst"), "post_spike": SpikeMonitor(post)}
         network = Network(drive_pre, drive_post, pre, post, *forcing, plastic, *monitors.values())
         backend.run(network, DURATION * second)
-        recorded = {name: (np.asarray(m.i[:]), np.asarray(m.t[:] / second)) for name, m in monitors.items()}
-        return {"w": np.asarray(plastic.w[:]), "i": np.asarray(plastic.i[:]), "j": np.asarray(plastic.j[:]),
-                "w0": w0, "E_bar": np.asarray(post.E_bar[:] / Hz), "recorded": recorded}
+
+        def collect():
+            recorded = {name: (np.asarray(m.i[:]), np.asarray(m.t[:] / second)) for name, m in monitors.items()}
+            return {"w": np.asarray(plastic.w[:]), "i": np.asarray(plastic.i[:]), "j": np.asarray(plastic.j[:]),
+                    "w0": w0, "E_bar": np.asarray(post.E_bar[:] / Hz), "recorded": recorded}
+
+        if rerun_eta is None:
+            return collect()
+        first = collect()
+        backend.rerun({plastic.eta: rerun_eta})
+        return first, collect()
 
 
-def _steps(indices, times, n, k):
+def _steps(indices, times, k):
     return np.rint(times[indices == k] / DT).astype(np.int64)
 
 
@@ -96,9 +109,9 @@ def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis
     exercised each branch while the gate was on. ``valence_at_zero``: -P_bar at an event
     with E_bar = 0 (published: the ratio 0/0 is not below 1, so -1)."""
     n_post = len(POST)
-    pre = [_steps(*recorded["pre_event"], N_PRE, k) for k in range(N_PRE)]
-    events = [_steps(*recorded["post_event"], n_post, k) for k in range(n_post)]
-    burst_steps = [_steps(*recorded["post_burst"], n_post, k) for k in range(n_post)]
+    pre = [_steps(*recorded["pre_event"], k) for k in range(N_PRE)]
+    events = [_steps(*recorded["post_event"], k) for k in range(n_post)]
+    burst_steps = [_steps(*recorded["post_burst"], k) for k in range(n_post)]
     steps_per_gate_bin = int(round(GATE_DT / DT))
 
     def gate_on(n):
@@ -112,7 +125,7 @@ def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis
         past = pre[k][pre[k] <= n]
         return np.exp(-(n - past) * DT / TAU_PRE).sum()
 
-    counts = {"E_bar_zero": 0, "depression": 0, "potentiation": 0, "gated_off": 0}
+    counts = {"E_bar_zero": 0, "depression": 0, "potentiation": 0, "same_step_potentiation": 0, "gated_off": 0}
     weights = np.array(w_initial, dtype=float)
     for post in range(n_post):
         E0 = POST[post][2]
@@ -131,6 +144,7 @@ def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis
                 if kind == 0:
                     dw = eta * (RATE_MIN - E_bar) if homeostasis and E_bar < RATE_MIN else 0.0
                     counts["potentiation"] += dw > 0
+                    counts["same_step_potentiation"] += dw > 0 and n in events[post]
                 else:
                     hom_neg = -(E_bar - RATE_MAX) / E_bar if homeostasis and E_bar > RATE_MAX else 0.0
                     counts["depression"] += hom_neg < 0
@@ -157,15 +171,16 @@ def _relative_error(actual, expected):
     return relative.max()
 
 
-def _check_against_published(result):
+def _check_against_published(result, eta=ETA):
     recorded = result["recorded"]
     # the online detector agrees with the NumPy classification of the recorded spikes
-    order, is_event, is_burst = bursts.classify_spikes(*recorded["post_spike"], 0.016)
+    _, is_event, is_burst = bursts.classify_spikes(*recorded["post_spike"], 0.016)
     assert is_event.sum() == len(recorded["post_event"][0]) and is_burst.sum() == len(recorded["post_burst"][0])
-    expected, E_bar, counts = published_weights(recorded, result["i"], result["j"], result["w0"])
+    expected, E_bar, counts = published_weights(recorded, result["i"], result["j"], result["w0"], eta=eta)
     print("counts:", counts)
     # every branch is exercised while the gate is on, and the gate holds some updates back
     assert counts["E_bar_zero"] > 0 and counts["depression"] > 50 and counts["potentiation"] > 50
+    assert counts["same_step_potentiation"] > 0
     assert counts["gated_off"] > 50
     # the run moves the weights and reaches both bounds, without saturating them all
     assert np.mean(np.abs(expected - result["w0"])) > 0.02
@@ -192,7 +207,10 @@ def test_bdsp_with_homeostasis_and_gate_equals_published_rule_cython():
 
 @pytest.mark.standalone
 def test_bdsp_with_homeostasis_and_gate_equals_published_rule_standalone(tmp_path):
-    _check_against_published(_run("cpp_standalone", tmp_path / "bdsp"))
+    """... and the same binary rerun with another learning rate through ``run_args``."""
+    first, rerun = _run("cpp_standalone", tmp_path / "bdsp", rerun_eta=2 * ETA)
+    _check_against_published(first)
+    _check_against_published(rerun, eta=2 * ETA)
 
 
 def test_recomputation_sees_each_ingredient(numpy_run):
