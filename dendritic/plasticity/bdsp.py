@@ -172,14 +172,17 @@ def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0) -> Non
 
 
 def synapses(pre, post, i, j, w, eta: float, w_min: float = 0.0, w_max: float = 1.0, homeostasis: bool = False,
-             gate: TimedArray | None = None, transmit: str | None = None, transmit_on: str = "spike",
+             gate: TimedArray | None = None, transmit: str | None = None, transmit_on: str = "event",
              name: str | None = None) -> Synapses:
     """BDSP synapses from ``pre`` (with the presynaptic trace) to ``post`` (with the
     averages and the custom events ``event``, ``burst``), connected by the index
-    arrays ``i``, ``j`` with initial weights ``w`` (inside [w_min, w_max]).
+    arrays ``i``, ``j`` with initial weights ``w`` (inside [w_min, w_max], so that the
+    clip leaves them unchanged while the gate is off).
 
-    ``transmit``: optional code for the synaptic effect on ``transmit_on`` presynaptic
-    events (e.g. ``"g_ampa_d_post += w"``). The learning rate and bounds are
+    ``transmit``: optional code for the synaptic effect (e.g. ``"g_ampa_d_post += w"``),
+    on presynaptic events by default, as published (``EBCPConnection.cpp`` transmits
+    from ``compute_presyn_event_rate``, at events only); ``transmit_on="spike"``
+    transmits every spike, the later spikes of bursts too. The learning rate and bounds are
     ``(shared, constant)`` synaptic variables, changeable through ``run_args``.
     ``homeostasis``: add the presynaptic homeostatic pathway (the postsynaptic terms
     follow ``post.homeostasis``, see :func:`attach_postsynaptic`).

@@ -262,3 +262,25 @@ def test_initial_weights_outside_the_bounds_are_refused():
         bdsp.synapses(pre, post, [0], [0], [1.5], eta=0.1)
     with pytest.raises(TypeError, match="TimedArray"):
         bdsp.synapses(pre, post, [0], [0], [0.5], eta=0.1, gate=[1, 0])
+
+
+def test_transmission_at_presynaptic_events_only_by_default():
+    """``EBCPConnection::compute_presyn_event_rate`` transmits at presynaptic events only;
+    ``transmit_on="spike"`` transmits every spike."""
+    times = np.array([0.010, 0.015, 0.100, 0.200, 0.205, 0.209])  # 3 events, 6 spikes
+    with Backend("numpy", seed=1, dt=DT * second) as backend:
+        drive = _generator([times], "drive_pre")
+        pre = bursts.relay_group(1, "pre", bdsp.presynaptic_equations(), bdsp.presynaptic_event_code())
+        post = bursts.relay_group(1, "post", bdsp.postsynaptic_equations() + "\nat_events : 1\nat_spikes : 1",
+                                  bdsp.postsynaptic_event_code())
+        bdsp.attach_presynaptic(pre, TAU_PRE * second)
+        bdsp.attach_postsynaptic(post, TAU_AVG * second)
+        forcing = Synapses(drive, pre, on_pre="forced_post = 1", name="force_pre")
+        forcing.connect(j="i")
+        by_default = bdsp.synapses(pre, post, [0], [0], [0.5], eta=0.0, transmit="at_events_post += w")
+        every_spike = bdsp.synapses(pre, post, [0], [0], [0.5], eta=0.0, transmit="at_spikes_post += w",
+                                    transmit_on="spike")
+        for group in (pre, post):
+            bursts.initialise_detection(group)
+        backend.run(Network(drive, pre, post, forcing, by_default, every_spike), 0.3 * second)
+        assert post.at_events[0] == 1.5 and post.at_spikes[0] == 3.0
