@@ -190,9 +190,7 @@ def simulate(settings: dict, target: str = "cython", build_dir=None, seed=None, 
         backend.parameters_set({"pre": pre, "post": post})
         bursts.initialise_detection(pre)
         bursts.initialise_detection(post)
-        post.E_bar = initial_rate * Hz
-        post.B_bar = initial_rate * protocol["initial_burst_probability"] * Hz
-        post.P_bar = protocol["initial_burst_probability"]
+        bdsp.initialise_postsynaptic(post, initial_rate, protocol["initial_burst_probability"])
         events, burst_monitor = EventMonitor(post, "event"), EventMonitor(post, "burst")
         network = Network(drive_pre, drive_post, pre, post, *forcing, plastic, events, burst_monitor)
         backend.run(network, run["duration"])

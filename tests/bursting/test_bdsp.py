@@ -1,29 +1,54 @@
-"""BDSP weights against an independent NumPy recomputation from the recorded spikes
-(the validation NEST uses for its plasticity models), on cython and cpp_standalone."""
+"""BDSP with its homeostatic terms and the learning gate, against an independent NumPy
+recomputation from the spikes recorded by Brian (the validation NEST uses for its
+plasticity models), on numpy, cython and cpp_standalone.
+
+The reference below is written from the published code, ``src/AdaptiveEBCPConnection.cpp``
+with its bases ``src/EBCPConnection.cpp`` and ``src/BCPConnection.cpp`` in
+``apayeur/spikingburstprop`` (Payeur et al. 2021, doi:10.1038/s41593-021-00857-x), in
+Auryn's step order: within a step, first every presynaptic event (homeostatic
+potentiation eta (min - E_bar), E_bar in Hz), then every postsynaptic spike (an event:
+valence -B_bar/E_bar, -1 when that ratio is not below 1 or is 0/0, then E_bar += 1; a
+burst: B_bar += 1, valence +1; both with the extra -(E_bar - max)/E_bar above max,
+times the presynaptic event trace), each update skipped while ``stdp_active`` is false
+and followed by the clip to [0, 1]; after the step, every trace decays. Traces here are
+sums over past events (no recursion): a trace read at step n holds the events of steps
+< n, plus, for the presynaptic trace, those of step n (incremented before the
+postsynaptic pass of the same step).
+"""
 
 import numpy as np
 import pytest
-from brian2 import EventMonitor, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, second
+from brian2 import EventMonitor, Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, TimedArray, prefs, second
 
 from dendritic import bursts
 from dendritic.backend import Backend
-from dendritic.experiments.plasticity_protocol import burst_poisson_train, limit_make_jobs
+from dendritic.experiments.plasticity_protocol import burst_poisson_train
 from dendritic.plasticity import bdsp
 
 DT = 0.1e-3
 DURATION = 1.0
-N_PRE, N_POST = 10, 4
-ETA, TAU_PRE, TAU_AVG = 0.15, 0.020, 0.5
-E_BAR0, P_BAR0 = 10.0, 0.2
+N_PRE = 10
+ETA, TAU_PRE, TAU_AVG = 0.02, 0.020, 0.5
+RATE_MIN, RATE_MAX = 5.0, 15.0
+# postsynaptic neurons: (event rate, burst probability, E_bar(0)); neuron 0 starts at
+# E_bar = 0 below rate_min, neuron 2 fires above rate_max
+POST = [(4.0, 0.3, 0.0), (8.0, 0.3, 8.0), (25.0, 0.15, 30.0), (12.0, 0.7, 2.0)]
+P_BAR0 = 0.2
+# learning gate: on in [0, 0.3 s), off in [0.3, 0.6 s), on in [0.6, 1 s)
+GATE_DT = 0.1
+GATE = np.array([1, 1, 1, 0, 0, 0, 1, 1, 1, 1], dtype=float)
 
 
 def _protocol():
     rng = np.random.default_rng(11)
     pre = [burst_poisson_train(rng, 12.0, 0.3, DURATION - 0.01, DT) for _ in range(N_PRE)]
-    post = [burst_poisson_train(rng, 12.0, p, DURATION - 0.01, DT) for p in np.linspace(0.05, 0.7, N_POST)]
-    i = np.repeat(np.arange(N_PRE), N_POST)
-    j = np.tile(np.arange(N_POST), N_PRE)
-    w0 = rng.uniform(0.0, 1.0, len(i))
+    post = [burst_poisson_train(rng, rate, p, DURATION - 0.01, DT) for rate, p, _ in POST]
+    # presynaptic neuron 2 fires with postsynaptic neuron 0: presynaptic and postsynaptic
+    # events in the same step, below rate_min
+    pre[2] = post[0].copy()
+    i = np.repeat(np.arange(N_PRE), len(POST))
+    j = np.tile(np.arange(len(POST)), N_PRE)
+    w0 = rng.uniform(0.1, 0.9, len(i))
     w0[i == 0], w0[i == 1] = 0.002, 0.998  # next to the bounds, so that clipping is exercised
     return pre, post, i, j, w0
 
@@ -33,73 +58,229 @@ def _generator(trains, name):
     return SpikeGeneratorGroup(len(trains), indices, np.concatenate(trains) * second, name=name)
 
 
-def _run(target, build_dir=None):
-    limit_make_jobs()
-    pre_trains, post_trains, i, j, w0 = _protocol()
+def _run(target, build_dir=None, gate=True, rerun_eta=None):
+    """Run the protocol; on standalone with ``rerun_eta``, also rerun the binary with that
+    learning rate through ``run_args`` and return both results."""
+    if target == "cpp_standalone":
+        prefs.devices.cpp_standalone.extra_make_args_unix = ["-j1"]
+    pre_trains, post_trains, pre_index, post_index, w0 = _protocol()
     with Backend(target, build_dir=build_dir, seed=1, dt=DT * second) as backend:
         drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
         pre = bursts.relay_group(N_PRE, "pre", bdsp.presynaptic_equations(), bdsp.presynaptic_event_code())
-        post = bursts.relay_group(N_POST, "post", bdsp.postsynaptic_equations(), bdsp.postsynaptic_event_code())
+        post = bursts.relay_group(len(POST), "post", bdsp.postsynaptic_equations(), bdsp.postsynaptic_event_code())
         bdsp.attach_presynaptic(pre, TAU_PRE * second)
-        bdsp.attach_postsynaptic(post, TAU_AVG * second)
+        bdsp.attach_postsynaptic(post, TAU_AVG * second, homeostasis=True, rate_min=RATE_MIN * Hz,
+                                 rate_max=RATE_MAX * Hz)
         forcing = []
         for source, relay in ((drive_pre, pre), (drive_post, post)):
             synapses = Synapses(source, relay, on_pre="forced_post = 1", name=f"force_{relay.name}")
             synapses.connect(j="i")
             forcing.append(synapses)
-        plastic = bdsp.synapses(pre, post, i, j, w0, eta=ETA, name="plastic")
+        plastic = bdsp.synapses(pre, post, pre_index, post_index, w0, eta=ETA, homeostasis=True,
+                                gate=TimedArray(GATE, dt=GATE_DT * second) if gate else None, name="plastic")
         backend.parameters_set()
         for group in (pre, post):
             bursts.initialise_detection(group)
-        bdsp.initialise_postsynaptic(post, E_BAR0, P_BAR0)
-        monitors = {"pre": SpikeMonitor(pre), "post": SpikeMonitor(post),
-                    "event": EventMonitor(post, "event"), "burst": EventMonitor(post, "burst")}
+        bdsp.initialise_postsynaptic(post, [E0 for _, _, E0 in POST], P_BAR0)
+        monitors = {"pre_event": EventMonitor(pre, "event"), "post_event": EventMonitor(post, "event"),
+                    "post_burst": EventMonitor(post, "burst"), "post_spike": SpikeMonitor(post)}
         network = Network(drive_pre, drive_post, pre, post, *forcing, plastic, *monitors.values())
         backend.run(network, DURATION * second)
-        recorded = {name: (np.asarray(m.i[:]), np.asarray(m.t[:] / second)) for name, m in monitors.items()}
-        return np.asarray(plastic.w[:]), np.asarray(plastic.i[:]), np.asarray(plastic.j[:]), w0, recorded
+
+        def collect():
+            recorded = {name: (np.asarray(m.i[:]), np.asarray(m.t[:] / second)) for name, m in monitors.items()}
+            return {"w": np.asarray(plastic.w[:]), "i": np.asarray(plastic.i[:]), "j": np.asarray(plastic.j[:]),
+                    "w0": w0, "E_bar": np.asarray(post.E_bar[:] / Hz), "recorded": recorded}
+
+        if rerun_eta is None:
+            return collect()
+        first = collect()
+        backend.rerun({plastic.eta: rerun_eta})
+        return first, collect()
 
 
-def _per_neuron(i, t, n):
-    order, is_event, is_burst = bursts.classify_spikes(i, t, 0.016)
-    i, t = i[order], t[order]
-    return ([t[is_event & (i == k)] for k in range(n)], [t[is_burst & (i == k)] for k in range(n)])
+def _steps(indices, times, k):
+    return np.rint(times[indices == k] / DT).astype(np.int64)
 
 
-def _check_against_numpy(result):
-    weights, i, j, w0, recorded = result
-    pre_events, _ = _per_neuron(*recorded["pre"], N_PRE)
-    post_events, post_bursts = _per_neuron(*recorded["post"], N_POST)
-    # the online detector agrees with the NumPy classification
-    assert sum(len(e) for e in post_events) == len(recorded["event"][0])
-    assert sum(len(b) for b in post_bursts) == len(recorded["burst"][0])
-    assert sum(len(b) for b in post_bursts) > 10
-    expected = bdsp.reference_weights(pre_events, post_events, post_bursts, i, j, w0, DT, eta=ETA,
-                                      tau_pre=TAU_PRE, tau_avg=TAU_AVG, E_bar_initial=E_BAR0,
-                                      B_bar_initial=E_BAR0 * P_BAR0)
-    # the run must move the weights, and reach both bounds, for the comparison to mean something
-    assert np.mean(np.abs(expected - w0)) > 0.02
+def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis=True, valence_at_zero=-1.0):
+    """Final weights and final E_bar (Hz) from the recorded events and bursts, written
+    from ``AdaptiveEBCPConnection`` (module docstring); also counts of the updates that
+    exercised each branch while the gate was on. ``valence_at_zero``: -P_bar at an event
+    with E_bar = 0 (published: the ratio 0/0 is not below 1, so -1)."""
+    n_post = len(POST)
+    pre = [_steps(*recorded["pre_event"], k) for k in range(N_PRE)]
+    events = [_steps(*recorded["post_event"], k) for k in range(n_post)]
+    burst_steps = [_steps(*recorded["post_burst"], k) for k in range(n_post)]
+    steps_per_gate_bin = int(round(GATE_DT / DT))
+
+    def gate_on(n):
+        return gate is None or gate[min(n // steps_per_gate_bin, len(gate) - 1)] > 0
+
+    def average(initial, past, n):  # moving average (Hz) read at step n: past steps only
+        past = past[past < n]
+        return initial * np.exp(-n * DT / TAU_AVG) + np.exp(-(n - past) * DT / TAU_AVG).sum() / TAU_AVG
+
+    def pre_trace(k, n):  # presynaptic event trace at step n, including step n
+        past = pre[k][pre[k] <= n]
+        return np.exp(-(n - past) * DT / TAU_PRE).sum()
+
+    counts = {"E_bar_zero": 0, "depression": 0, "potentiation": 0, "same_step_potentiation": 0, "gated_off": 0}
+    weights = np.array(w_initial, dtype=float)
+    for post in range(n_post):
+        E0 = POST[post][2]
+        B0 = E0 * P_BAR0
+        for synapse in np.flatnonzero(j == post):
+            k = i[synapse]
+            # (step, 0 = presynaptic event first, 1 = postsynaptic event, 2 = burst)
+            updates = sorted([(n, 0) for n in pre[k]] + [(n, 1) for n in events[post]]
+                             + [(n, 2) for n in burst_steps[post]])
+            w = weights[synapse]
+            for n, kind in updates:
+                if not gate_on(n):
+                    counts["gated_off"] += 1
+                    continue
+                E_bar = average(E0, events[post], n)
+                if kind == 0:
+                    dw = eta * (RATE_MIN - E_bar) if homeostasis and E_bar < RATE_MIN else 0.0
+                    counts["potentiation"] += dw > 0
+                    counts["same_step_potentiation"] += dw > 0 and n in events[post]
+                else:
+                    hom_neg = -(E_bar - RATE_MAX) / E_bar if homeostasis and E_bar > RATE_MAX else 0.0
+                    counts["depression"] += hom_neg < 0
+                    if kind == 1:
+                        if E_bar > 0:
+                            ratio = average(B0, burst_steps[post], n) / E_bar
+                            valence = -ratio if ratio < 1 else -1.0
+                        else:
+                            valence = valence_at_zero
+                            counts["E_bar_zero"] += 1
+                    else:
+                        valence = 1.0
+                    dw = eta * (valence + hom_neg) * pre_trace(k, n)
+                w = min(max(w + dw, 0.0), 1.0)
+            weights[synapse] = w
+    n_end = int(round(DURATION / DT))
+    E_bar_final = np.array([average(POST[p][2], events[p], n_end) for p in range(n_post)])
+    return weights, E_bar_final, counts
+
+
+def _relative_error(actual, expected):
+    relative = np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-12)
+    relative[expected == 0] = np.abs(actual[expected == 0])
+    return relative.max()
+
+
+def _check_against_published(result, eta=ETA):
+    recorded = result["recorded"]
+    # the online detector agrees with the NumPy classification of the recorded spikes
+    _, is_event, is_burst = bursts.classify_spikes(*recorded["post_spike"], 0.016)
+    assert is_event.sum() == len(recorded["post_event"][0]) and is_burst.sum() == len(recorded["post_burst"][0])
+    expected, E_bar, counts = published_weights(recorded, result["i"], result["j"], result["w0"], eta=eta)
+    print("counts:", counts)
+    # every branch is exercised while the gate is on, and the gate holds some updates back
+    assert counts["E_bar_zero"] > 0 and counts["depression"] > 50 and counts["potentiation"] > 50
+    assert counts["same_step_potentiation"] > 0
+    assert counts["gated_off"] > 50
+    # the run moves the weights and reaches both bounds, without saturating them all
+    assert np.mean(np.abs(expected - result["w0"])) > 0.02
     assert np.any(expected == 0.0) and np.any(expected == 1.0)
-    relative = np.abs(weights - expected) / np.maximum(np.abs(expected), 1e-12)
-    relative[expected == 0] = np.abs(weights[expected == 0])
-    assert relative.max() < 1e-3, relative.max()
+    assert np.mean((expected > 0) & (expected < 1)) > 0.5
+    assert _relative_error(result["w"], expected) < 1e-3, _relative_error(result["w"], expected)
+    # the averages kept running while the gate was off
+    np.testing.assert_allclose(result["E_bar"], E_bar, rtol=1e-9)
+    return expected
 
 
-def test_bdsp_weights_equal_numpy_recomputation_cython():
-    _check_against_numpy(_run("cython"))
+@pytest.fixture(scope="module")
+def numpy_run():
+    return _run("numpy")
+
+
+def test_bdsp_with_homeostasis_and_gate_equals_published_rule_numpy(numpy_run):
+    _check_against_published(numpy_run)
+
+
+def test_bdsp_with_homeostasis_and_gate_equals_published_rule_cython():
+    _check_against_published(_run("cython"))
 
 
 @pytest.mark.standalone
-def test_bdsp_weights_equal_numpy_recomputation_standalone(tmp_path):
-    _check_against_numpy(_run("cpp_standalone", tmp_path / "bdsp"))
+def test_bdsp_with_homeostasis_and_gate_equals_published_rule_standalone(tmp_path):
+    """... and the same binary rerun with another learning rate through ``run_args``."""
+    first, rerun = _run("cpp_standalone", tmp_path / "bdsp", rerun_eta=2 * ETA)
+    _check_against_published(first)
+    _check_against_published(rerun, eta=2 * ETA)
 
 
-def test_numpy_recomputation_sees_a_wrong_learning_rate():
-    # the comparison can fail: the same recorded spikes with another eta give other weights
-    weights, i, j, w0, recorded = _run("numpy")
-    pre_events, _ = _per_neuron(*recorded["pre"], N_PRE)
-    post_events, post_bursts = _per_neuron(*recorded["post"], N_POST)
-    other = bdsp.reference_weights(pre_events, post_events, post_bursts, i, j, w0, DT, eta=ETA * 1.01,
-                                   tau_pre=TAU_PRE, tau_avg=TAU_AVG, E_bar_initial=E_BAR0,
-                                   B_bar_initial=E_BAR0 * P_BAR0)
-    assert np.max(np.abs(weights - other) / np.maximum(np.abs(other), 1e-12)) > 1e-3
+def test_recomputation_sees_each_ingredient(numpy_run):
+    """The comparison can fail: from the same recorded spikes, another learning rate, no
+    homeostasis, no gate or P_bar = 0 at E_bar = 0 give other weights."""
+    recorded, i, j, w0 = numpy_run["recorded"], numpy_run["i"], numpy_run["j"], numpy_run["w0"]
+    for variant in ({"eta": ETA * 1.01}, {"homeostasis": False}, {"gate": None}, {"valence_at_zero": 0.0}):
+        other, _, _ = published_weights(recorded, i, j, w0, **variant)
+        assert _relative_error(numpy_run["w"], other) > 1e-3, variant
+
+
+def test_gate_off_freezes_weights_but_not_the_averages():
+    """learning_on = 0 (the shared-constant gate, as set between runs or through run_args):
+    no weight changes, the moving averages as with learning on."""
+    pre_trains, post_trains, pre_index, post_index, w0 = _protocol()
+    with Backend("numpy", seed=1, dt=DT * second) as backend:
+        drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
+        pre = bursts.relay_group(N_PRE, "pre", bdsp.presynaptic_equations(), bdsp.presynaptic_event_code())
+        post = bursts.relay_group(len(POST), "post", bdsp.postsynaptic_equations(), bdsp.postsynaptic_event_code())
+        bdsp.attach_presynaptic(pre, TAU_PRE * second)
+        bdsp.attach_postsynaptic(post, TAU_AVG * second, homeostasis=True, rate_min=RATE_MIN * Hz,
+                                 rate_max=RATE_MAX * Hz)
+        forcing = []
+        for source, relay in ((drive_pre, pre), (drive_post, post)):
+            synapses = Synapses(source, relay, on_pre="forced_post = 1", name=f"force_{relay.name}")
+            synapses.connect(j="i")
+            forcing.append(synapses)
+        plastic = bdsp.synapses(pre, post, pre_index, post_index, w0, eta=ETA, homeostasis=True, name="plastic")
+        plastic.learning_on = 0
+        backend.parameters_set()
+        for group in (pre, post):
+            bursts.initialise_detection(group)
+        bdsp.initialise_postsynaptic(post, [E0 for _, _, E0 in POST], P_BAR0)
+        events = EventMonitor(post, "event")
+        backend.run(Network(drive_pre, drive_post, pre, post, *forcing, plastic, events), DURATION * second)
+        np.testing.assert_array_equal(plastic.w[:], w0)
+        recorded = {"pre_event": (np.zeros(0, int), np.zeros(0)), "post_event": (events.i[:], events.t[:] / second),
+                    "post_burst": (np.zeros(0, int), np.zeros(0))}
+        _, E_bar, _ = published_weights(recorded, pre_index, post_index, w0)
+        np.testing.assert_allclose(post.E_bar[:] / Hz, E_bar, rtol=1e-9)
+
+
+def test_initial_weights_outside_the_bounds_are_refused():
+    from brian2 import NeuronGroup
+
+    pre = NeuronGroup(1, bdsp.presynaptic_equations(), name="pre")
+    post = bursts.relay_group(1, "post", bdsp.postsynaptic_equations(), bdsp.postsynaptic_event_code())
+    with pytest.raises(ValueError, match=r"\[w_min, w_max\] = \[0.0, 1.0\]"):
+        bdsp.synapses(pre, post, [0], [0], [1.5], eta=0.1)
+    with pytest.raises(TypeError, match="TimedArray"):
+        bdsp.synapses(pre, post, [0], [0], [0.5], eta=0.1, gate=[1, 0])
+
+
+def test_transmission_at_presynaptic_events_only_by_default():
+    """``EBCPConnection::compute_presyn_event_rate`` transmits at presynaptic events only;
+    ``transmit_on="spike"`` transmits every spike."""
+    times = np.array([0.010, 0.015, 0.100, 0.200, 0.205, 0.209])  # 3 events, 6 spikes
+    with Backend("numpy", seed=1, dt=DT * second) as backend:
+        drive = _generator([times], "drive_pre")
+        pre = bursts.relay_group(1, "pre", bdsp.presynaptic_equations(), bdsp.presynaptic_event_code())
+        post = bursts.relay_group(1, "post", bdsp.postsynaptic_equations() + "\nat_events : 1\nat_spikes : 1",
+                                  bdsp.postsynaptic_event_code())
+        bdsp.attach_presynaptic(pre, TAU_PRE * second)
+        bdsp.attach_postsynaptic(post, TAU_AVG * second)
+        forcing = Synapses(drive, pre, on_pre="forced_post = 1", name="force_pre")
+        forcing.connect(j="i")
+        by_default = bdsp.synapses(pre, post, [0], [0], [0.5], eta=0.0, transmit="at_events_post += w")
+        every_spike = bdsp.synapses(pre, post, [0], [0], [0.5], eta=0.0, transmit="at_spikes_post += w",
+                                    transmit_on="spike")
+        for group in (pre, post):
+            bursts.initialise_detection(group)
+        backend.run(Network(drive, pre, post, forcing, by_default, every_spike), 0.3 * second)
+        assert post.at_events[0] == 1.5 and post.at_spikes[0] == 3.0

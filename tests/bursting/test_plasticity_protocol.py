@@ -74,3 +74,19 @@ def test_bad_protocol_file_names_key_and_expectation(tmp_path):
     message = str(error.value)
     assert "bad.toml" in message and "'run.duration'" in message and "a time" in message
     assert "'protocol.burst_probabilities'" in message and "[0, 1]" in message
+
+
+def test_bdsp_defaults_and_protocol_file_are_the_fig2_script_values():
+    """eta 0.1, tau_pre 50 ms, tau_avg 15 s: ``analysis/plasticity-protocol/
+    plot_all_adaptive_rule.py`` of apayeur/spikingburstprop (Payeur et al. 2021, Fig. 2)."""
+    from brian2 import ms
+
+    from dendritic import config as cfg
+    from dendritic.plasticity import bdsp
+
+    published = {"eta": 0.1, "tau_pre": 50 * ms, "tau_avg": 15 * second}
+    defaults = cfg.validate({}, bdsp.PARAMETERS)
+    settings = protocol.load_protocol("plasticity_protocol")["plasticity"]
+    for key, value in published.items():
+        assert defaults[key] == value, key
+        assert settings[key] == value, key
