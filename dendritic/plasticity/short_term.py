@@ -1,26 +1,42 @@
 """Tsodyks-Markram short-term plasticity with facilitation, kept per presynaptic neuron.
 
-Source: Markram, Wang & Tsodyks 1998 (PNAS); the extended form used by Payeur et al.
-2021 (Nature Neuroscience), Auryn's ``STPConnection`` and ``STPeTMConnection.cpp`` in
-``apayeur/spikingburstprop``. Between presynaptic spikes the resources x recover to 1
-and the utilisation u relaxes to U::
+Source: Markram, Wang & Tsodyks 1998 (PNAS); Payeur et al. 2021 (Nature Neuroscience,
+doi:10.1038/s41593-021-00857-x), published code Auryn's ``STPConnection.cpp`` (the
+``apayeur/auryn`` fork) and ``src/STPeTMConnection.cpp`` in ``apayeur/spikingburstprop``.
+Between presynaptic spikes the resources x recover to 1 and the utilisation u relaxes
+to U::
 
     tau_D dx/dt = 1 - x,        tau_F du/dt = U - u
 
 At a transmitted spike the synapse releases ``u x`` (the efficacy that multiplies the
 weight), then ``x -> x - u x`` and ``u -> u + f (1 - u)`` (u is the utilisation before
-the spike's facilitation, as in ``STPeTMConnection::push_attributes``). Starting from
-x = 1, u = U, the first spike releases U.
+the spike's facilitation). At the start of the run x = 1 and u = u_0.
 
-Presets (Payeur et al. 2021, Methods; ``set_Depressing_connection`` and
+What the published circuits run (the default presets): ``STPeTMConnection`` adds the
+facilitation increment f = 0.1 of the extended model in its own ``push_attributes``, but
+that method is never called: ``STPConnection::push_attributes`` is not virtual and
+``STPeTMConnection`` does not override ``propagate``, so ``STPConnection::propagate``
+runs the base class's update ``u -> u + U (1 - u)``; the published dynamics have f = U.
+And ``STPConnection::init`` sets u to 0.01 (its default U) before the circuit's
+``set_ujump``, so u starts at 0.01 and relaxes to U from t = 0. The ``*_extended``
+presets are the extended model as the paper describes it (f = 0.1, u_0 = U).
+
+Presets (U, tau_D, tau_F from ``set_Depressing_connection`` and
 ``set_Facilitating_connection`` in ``sim_propagation.cpp``):
 
-=============  =====  ======  ======  ===
-preset         U      tau_D   tau_F   f
-=============  =====  ======  ======  ===
-depressing     0.9    20 ms   1 s     0.1   (feedforward: transmits events)
-facilitating   0.02   100 ms  100 ms  0.1   (feedback: transmits bursts)
-=============  =====  ======  ======  ===
+=======================  =====  ======  ======  =====  =====
+preset                   U      tau_D   tau_F   f      u_0
+=======================  =====  ======  ======  =====  =====
+depressing               0.9    20 ms   1 s     0.9    0.01   (feedforward: transmits events)
+facilitating             0.02   100 ms  100 ms  0.02   0.01   (feedback: transmits bursts)
+depressing_extended      0.9    20 ms   1 s     0.1    0.9
+facilitating_extended    0.02   100 ms  100 ms  0.1    0.02
+=======================  =====  ======  ======  =====  =====
+
+In the multiplexing circuit (Fig. 3) the difference decides the result: with f = 0.1
+the feedback synapses facilitate several times more within a burst, population 1's
+burst probability nearly doubles and its event rate stops following its somatic input
+(r = 0.36 instead of the published code's 0.94, see the README).
 
 As in Auryn the state lives in the presynaptic neuron, not in each synapse: all
 synapses of one projection from a neuron share x and u, so the update costs two
@@ -52,8 +68,10 @@ __all__ = ["PRESETS", "TRANSMISSION", "neuron_equations", "event_code", "set_par
            "efficacy", "transmission_event"]
 
 PRESETS = {
-    "depressing": {"U": 0.9, "tau_D": 20 * ms, "tau_F": 1 * second, "f": 0.1},
-    "facilitating": {"U": 0.02, "tau_D": 100 * ms, "tau_F": 100 * ms, "f": 0.1},
+    "depressing": {"U": 0.9, "tau_D": 20 * ms, "tau_F": 1 * second, "f": 0.9, "u_0": 0.01},
+    "facilitating": {"U": 0.02, "tau_D": 100 * ms, "tau_F": 100 * ms, "f": 0.02, "u_0": 0.01},
+    "depressing_extended": {"U": 0.9, "tau_D": 20 * ms, "tau_F": 1 * second, "f": 0.1, "u_0": 0.9},
+    "facilitating_extended": {"U": 0.02, "tau_D": 100 * ms, "tau_F": 100 * ms, "f": 0.1, "u_0": 0.02},
 }
 
 #: What a projection transmits: every spike, only events (first spikes of trains) or
@@ -73,6 +91,7 @@ def neuron_equations(name: str) -> str:
         f"tau_D_{name} : second (shared, constant)",
         f"tau_F_{name} : second (shared, constant)",
         f"f_{name} : 1 (shared, constant)",
+        f"u_0_{name} : 1 (shared, constant)  # utilisation at the start of the run",
     ])
 
 
@@ -88,19 +107,19 @@ def event_code(name: str) -> str:
     ])
 
 
-def set_parameters(group, name: str, U, tau_D, tau_F, f) -> None:
-    for key, value in {"U": U, "tau_D": tau_D, "tau_F": tau_F, "f": f}.items():
+def set_parameters(group, name: str, U, tau_D, tau_F, f, u_0=None) -> None:
+    """The channel's parameters; ``u_0`` (utilisation at the start) defaults to U."""
+    for key, value in {"U": U, "tau_D": tau_D, "tau_F": tau_F, "f": f, "u_0": U if u_0 is None else u_0}.items():
         setattr(group, f"{key}_{name}", value)
 
 
 def initialise(group, name: str) -> None:
-    """Fully recovered (x = 1, u = U), no spike yet."""
-    from dendritic.bursts import NEVER
-
+    """Full resources (x = 1) and u = u_0 at t = 0 (the start of a new network's run);
+    u relaxes to U from there until the first spike (evaluated lazily at that spike)."""
     setattr(group, f"x_{name}", 1.0)
-    setattr(group, f"u_{name}", f"U_{name}")
+    setattr(group, f"u_{name}", f"u_0_{name}")
     setattr(group, f"release_{name}", 0.0)
-    setattr(group, f"t_{name}", NEVER * second)
+    setattr(group, f"t_{name}", 0 * second)
 
 
 def efficacy(name: str) -> str:
