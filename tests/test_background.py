@@ -1,5 +1,6 @@
 """Background input drawn spike by spike: a Bernoulli process with p = 1 - exp(-rate dt)
-per step, the same on every target."""
+per step ("poisson") or p = rate dt ("auryn", the published PoissonGroup), the same on
+every target."""
 
 import numpy as np
 import pytest
@@ -14,8 +15,8 @@ STEPS = 4000
 N = 1000
 
 
-def _simulate(target, tmp_path, rate=500 * Hz, weight=0.5, seed=4):
-    source = BackgroundSource("g", rate, weight)
+def _simulate(target, tmp_path, rate=500 * Hz, weight=0.5, seed=4, probability="poisson"):
+    source = BackgroundSource("g", rate, weight, probability)
     lines, events, code = combine([(source, "1")])
     with Backend(target, build_dir=tmp_path / "build", seed=seed, dt=DT) as backend:
         group = NeuronGroup(N, "\n".join(("g : 1",) + lines), events=events, name="target", namespace={})
@@ -30,10 +31,29 @@ def _simulate(target, tmp_path, rate=500 * Hz, weight=0.5, seed=4):
         return np.asarray(monitor.i[:]), steps, np.asarray(group.g[:])
 
 
-def test_counts_and_intervals_are_those_of_a_bernoulli_process(tmp_path):
-    i, steps, g = _simulate("numpy", tmp_path)
-    p = spike_probability(500 * Hz, DT)
-    assert p == pytest.approx(1 - np.exp(-0.05))
+def _auryn_poisson_group_probability(rate, dt, neurons=1000, steps=20000, seed=0):
+    """Fraction of occupied neuron-steps of Auryn's ``PoissonGroup`` algorithm
+    (``set_rate``, ``evolve``): a pointer over the neurons of each step, advanced after
+    every spike by floor(X/dt + 1.5) with X exponential of rate 1/(1/rate - dt)."""
+    rng = np.random.default_rng(seed)
+    lam = 1.0 / (1.0 / rate - dt)
+    x, count = int(rng.exponential(1 / lam) / dt + 0.5), 0
+    for _ in range(steps):
+        while x < neurons:
+            count += 1
+            x += int(rng.exponential(1 / lam) / dt + 1.5)
+        x -= neurons
+    return count / (neurons * steps)
+
+
+@pytest.mark.parametrize("probability", ["poisson", "auryn"])
+def test_counts_and_intervals_are_those_of_a_bernoulli_process(tmp_path, probability):
+    i, steps, g = _simulate("numpy", tmp_path, probability=probability)
+    p = spike_probability(500 * Hz, DT, probability)
+    if probability == "poisson":
+        assert p == pytest.approx(1 - np.exp(-0.05))
+    else:  # the published generator's occupancy, within 4 standard errors of 2e7 neuron-steps
+        assert abs(_auryn_poisson_group_probability(500.0, 1e-4) - p) < 4 * np.sqrt(p * (1 - p) / 2e7)
     counts = np.bincount(i, minlength=N)
     # every spike added the weight once
     np.testing.assert_allclose(g, 0.5 * counts)
