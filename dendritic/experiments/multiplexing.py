@@ -13,7 +13,12 @@ inhibitory 500 Hz Poisson background on each compartment (:mod:`dendritic.backgr
 - Each pyramidal population inhibits its own dendrites through facilitating synapses.
 - Stimuli, after a 1 s burn-in: a sinusoidal current into the somata of population 1
   (period 0.5 s, -200..200 pA) and into the dendrites of population 2 (period
-  0.5 sqrt(5) s, 0..200 pA); 3 s are analysed in 50 ms bins.
+  0.5 sqrt(5) s, 0..200 pA), their phase counted from t = 0 as ``SineCurrentInjector``;
+  3 s are analysed in 50 ms bins.
+- Weights: those passed by the published run script ``sim/run_propagation.sh``
+  (``--w12 0.37``, population 2 -> population 1 dendrites; ``--w1som 0.035``, SOM ->
+  population 1 dendrites), the others as in ``sim_propagation.cpp``; every connection
+  has Auryn's axonal delay of 8 steps (``MINDELAY``, 0.8 ms).
 
 Shown: population 1's event rate follows its somatic input, population 2's burst
 probability follows its dendritic input; population 2's event rate follows population
@@ -31,7 +36,6 @@ Connections with weight 0 in the file are not built.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +68,11 @@ SCHEMA = {
         "seed": cfg.Integer(minimum=0, default=0),
         "bin": cfg.Quantity(unit=ms, bound="positive", doc="bin width of the population signals", default="50 ms"),
         "initial_potential_sd": cfg.Quantity(unit=mV, bound="nonnegative", default="5 mV"),
+        "synaptic_delay": cfg.Quantity(unit=ms, bound="nonnegative", default="0 ms",
+                                       doc="delay of every connection (Auryn: 0.8 ms)"),
+        "background_probability": cfg.Choice(options=background.PROBABILITIES, default="poisson",
+                                             doc="spike probability per step of the Poisson background: "
+                                                 "1 - exp(-rate dt) (poisson) or rate dt (auryn)"),
     }),
     "populations": cfg.TableList(minimum=1, schema={
         "name": cfg.Text(doc="population name"),
@@ -173,7 +182,8 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
     for stimulus in values["stimuli"]:
         name = f"stimulus_{stimulus['population']}_{stimulus['input']}"
         time = np.arange(int(round(total / dt)) + 1) * dt
-        wave = np.where(time >= burn_in, np.sin(2 * np.pi * (time - burn_in) / float(stimulus["period"])), 0.0)
+        # switched on at the end of the burn-in, phase counted from t = 0 (SineCurrentInjector)
+        wave = np.where(time >= burn_in, np.sin(2 * np.pi * time / float(stimulus["period"])), 0.0)
         # the input current in pA, sampled at every step: what the neurons receive
         current = float(offsets.get((stimulus["population"], stimulus["input"]), 0 * pA) / pA) \
             + float(stimulus["amplitude"] / pA) * wave
@@ -191,7 +201,8 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
     for source in values["noise"]:
         if source["weight"] > 0 and float(source["rate"]) > 0:
             sources[source["population"]].append(
-                background.BackgroundSource(source["target"], source["rate"], source["weight"]))
+                background.BackgroundSource(source["target"], source["rate"], source["weight"],
+                                            run["background_probability"]))
 
     groups = {}
     for population in values["populations"]:
@@ -231,13 +242,9 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         i, j = _draw(rng, len(pre), len(post), connection["probability"])
         efficacy = f"*{short_term.efficacy(connection['stp'])}" if connection["stp"] != "none" else ""
         name = f"{connection['pre']}_to_{connection['post']}_{connection['target']}"
-        if connection["transmit"] == "spikes":
-            s = Synapses(pre, post, "weight : 1 (constant)", on_pre=f"{connection['target']}_post += weight{efficacy}",
-                         name=name, namespace={})
-        else:
-            s = Synapses(pre, post, "weight : 1 (constant)", on_pre=f"{connection['target']}_post += weight{efficacy}",
-                         on_event={"pre": short_term.transmission_event(connection["transmit"])},
-                         name=name, namespace={})
+        s = Synapses(pre, post, "weight : 1 (constant)", on_pre=f"{connection['target']}_post += weight{efficacy}",
+                     on_event={"pre": short_term.transmission_event(connection["transmit"])},
+                     delay=run["synaptic_delay"], name=name, namespace={})
         s.connect(i=i, j=j)
         s.weight = connection["weight"] * scale
         synapses.append(s)
@@ -297,6 +304,17 @@ def analyse(circuit_results: dict, spec: CircuitSpec) -> dict:
     return {"signals": signals, "stimuli": stimuli}
 
 
+def average_analyses(analyses: list[dict]) -> dict:
+    """Bin-by-bin mean over realisations of the same circuit (seeds), as the published
+    figure (``std_BRER_over_realizations``): event and burst rates averaged, and the
+    burst probability of each realisation averaged."""
+    signals = {name: {key: (values if key == "time" else np.nanmean([a["signals"][name][key] for a in analyses],
+                                                                   axis=0))
+                      for key, values in analyses[0]["signals"][name].items()}
+               for name in analyses[0]["signals"]}
+    return {"signals": signals, "stimuli": analyses[0]["stimuli"]}
+
+
 def correlations(analysis: dict, names=("pyr1", "pyr2")) -> dict:
     """Pearson correlations of Fig. 3: each signal with its own input and the other."""
     first, second_ = names
@@ -321,14 +339,6 @@ def correlations(analysis: dict, names=("pyr1", "pyr2")) -> dict:
     }
 
 
-def limit_make_jobs() -> None:
-    """Compile standalone code with at most one job per core: Brian's default ``make -j``
-    starts one compiler per file at once (dozens), which swamps a small machine."""
-    from brian2 import prefs
-
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(1, min(4, os.cpu_count() or 1))}"]
-
-
 def simulate(spec: CircuitSpec, target="cython", build_dir=None, seed=None, progress=False, threads=0):
     """Build and run the circuit; return (raw results, analysis, correlations, timing)."""
     import time
@@ -339,7 +349,6 @@ def simulate(spec: CircuitSpec, target="cython", build_dir=None, seed=None, prog
         spec.values["run"]["seed"] = seed
     backend = Backend(target, build_dir=build_dir, seed=spec.values["run"]["seed"], dt=run["dt"],
                       progress=progress, threads=threads)
-    limit_make_jobs()
     start = time.perf_counter()
     with backend:
         circuit = build_circuit(spec, backend)

@@ -79,14 +79,14 @@ def test_full_size_circuit_multiplexes_events_and_bursts(tmp_path):
 def test_bad_circuit_file_names_key_and_expectation(tmp_path):
     text = (multiplexing.cfg.MODELS_DIR / "networks" / "multiplexing.toml").read_text()
     bad = tmp_path / "bad.toml"
-    bad.write_text(text.replace('target = "g_ampa_d"\nprobability = 0.05\nweight = 0.05',
+    bad.write_text(text.replace('target = "g_ampa_d"\nprobability = 0.05\nweight = 0.37',
                                 'target = "g_nmda_d"\nprobability = 0.05\nweight = 0.05')
                    .replace('period = "0.5 s"', 'period = "0.5 mV"'))
     with pytest.raises(ConfigError) as error:
         multiplexing.load_circuit(bad)
     message = str(error.value)
     assert "bad.toml" in message and "stimuli[0].period" in message and "a time" in message
-    bad.write_text(text.replace('target = "g_ampa_d"\nprobability = 0.05\nweight = 0.05',
+    bad.write_text(text.replace('target = "g_ampa_d"\nprobability = 0.05\nweight = 0.37',
                                 'target = "g_nmda_d"\nprobability = 0.05\nweight = 0.05'))
     with pytest.raises(ConfigError) as error:
         multiplexing.load_circuit(bad)
