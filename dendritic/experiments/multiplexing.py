@@ -110,14 +110,23 @@ class CircuitSpec:
     models: dict
     source: str = "<mapping>"
     file_sizes: dict = field(default_factory=dict)
+    keep: str = "fan_in"
 
-    def resized(self, pyramidal_size: int) -> "CircuitSpec":
-        """All populations scaled so that the first has ``pyramidal_size`` neurons."""
+    def resized(self, pyramidal_size: int, keep: str = "fan_in") -> "CircuitSpec":
+        """All populations scaled so that the first has ``pyramidal_size`` neurons.
+
+        ``keep="fan_in"``: each neuron keeps the published number of inputs and weights
+        (connection probability p N_file / N, capped at 1, the cap made up by the
+        weight), as ``sim_propagation.cpp`` does for the recurrent connections
+        (p_pyr_to_pyr = 0.05 x 4000 / N); ``keep="probability"``: p stays 0.05 and the
+        weights grow by N_file / N (same mean input, larger fluctuations)."""
+        if keep not in ("fan_in", "probability"):
+            raise ValueError(f"keep: expected 'fan_in' or 'probability', got {keep!r}")
         values = copy.deepcopy(self.values)
         factor = pyramidal_size / values["populations"][0]["N"]
         for population in values["populations"]:
             population["N"] = max(1, int(round(population["N"] * factor)))
-        return CircuitSpec(values, self.models, self.source, self.file_sizes)
+        return CircuitSpec(values, self.models, self.source, self.file_sizes, keep)
 
 
 def load_circuit(name="multiplexing") -> CircuitSpec:
@@ -238,8 +247,10 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         if connection["weight"] == 0:
             continue
         pre, post = groups[connection["pre"]], groups[connection["post"]]
-        scale = spec.file_sizes[connection["pre"]] / len(pre)
-        i, j = _draw(rng, len(pre), len(post), connection["probability"])
+        published_fan_in = connection["probability"] * spec.file_sizes[connection["pre"]]
+        probability = min(1.0, published_fan_in / len(pre)) if spec.keep == "fan_in" else connection["probability"]
+        scale = published_fan_in / (probability * len(pre))
+        i, j = _draw(rng, len(pre), len(post), probability)
         efficacy = f"*{short_term.efficacy(connection['stp'])}" if connection["stp"] != "none" else ""
         name = f"{connection['pre']}_to_{connection['post']}_{connection['target']}"
         s = Synapses(pre, post, "weight : 1 (constant)", on_pre=f"{connection['target']}_post += weight{efficacy}",

@@ -1,29 +1,32 @@
 """Burst multiplexing (Payeur et al. 2021, Fig. 3): population 1's event rate carries
-its somatic input, population 2's burst probability its dendritic input.
+its somatic input, population 2's burst probability its dendritic input, population
+2's events follow population 1's, population 1's burst probability follows population
+2's bursts.
 
-The full-size circuit (4,000 pyramidal neurons per population, 1 s + 3 s) is a slow
-test. The default suite runs 100 per population for 0.5 s + 2 s on the numpy target (no
-compilation): each 50 ms bin then holds ~40 events per population instead of ~1,600,
-and population 2's burst probability (~10 bursts per bin) is too noisy to claim the
-published separation (at 400 per population, r = 0.53 with its dendritic input and
-0.46 with population 1's somatic input; at 4,000: 0.92 and 0.28). What the small
-network honestly shows: the event-rate channel (population 1 follows its somatic
-input and not the dendritic one; population 2's events follow population 1's) and a
-positive link of population 2's burst probability to its dendritic input.
+Reference numbers, the published code run here (``apayeur/spikingburstprop``
+``sim/run_propagation.sh`` on the ``apayeur/auryn`` fork, seeds 1-5, 4,000 per
+population; README "Measured here"): per seed r = 0.943, 0.960, 0.922, 0.894 for the four
+relations (seed average 0.945, 0.969, 0.941, 0.907), controls below 0.1 in magnitude.
+
+The default suite runs 800 pyramidal neurons per population (fan-in kept, see
+``CircuitSpec.resized``) for 1 s + 3 s on cython, three seeds, and asserts all four
+relations on the seed average, as the published figure shows them; the full-size
+circuit over five seeds is a slow test.
 """
 
 import numpy as np
 import pytest
-from brian2 import Synapses, second
+from brian2 import Synapses
 
 from dendritic.backend import Backend
 from dendritic.config import ConfigError
 from dendritic.experiments import multiplexing
 
 
-def test_resizing_keeps_each_neurons_mean_input():
+@pytest.mark.parametrize("keep", ["fan_in", "probability"])
+def test_resizing_keeps_each_neurons_mean_input(keep):
     spec = multiplexing.load_circuit("multiplexing")
-    small = spec.resized(100)
+    small = spec.resized(100, keep=keep)
     sizes = {p["name"]: p["N"] for p in small.values["populations"]}
     assert sizes == {"pyr1": 100, "pyr2": 100, "pv": 25, "som": 25}
     with Backend("numpy", seed=1) as backend:
@@ -35,45 +38,63 @@ def test_resizing_keeps_each_neurons_mean_input():
             assert name not in synapses
             continue
         s = synapses[name]
-        n_post = sizes[connection["post"]]
+        n_post, n_pre = sizes[connection["post"]], sizes[connection["pre"]]
         # total weight per postsynaptic neuron, against the published circuit's expectation
         per_neuron = np.asarray(s.weight[:]).sum() / n_post
-        published = connection["weight"] * connection["probability"] * spec.file_sizes[connection["pre"]]
-        fan_in = len(s) / n_post
-        expected_fan_in = connection["probability"] * sizes[connection["pre"]]
+        published_fan_in = connection["probability"] * spec.file_sizes[connection["pre"]]
+        published = connection["weight"] * published_fan_in
+        probability = min(1.0, published_fan_in / n_pre) if keep == "fan_in" else connection["probability"]
+        fan_in, expected_fan_in = len(s) / n_post, probability * n_pre
         assert abs(fan_in - expected_fan_in) < 4 * np.sqrt(expected_fan_in / n_post) + 1e-9
-        assert per_neuron == pytest.approx(published, rel=4 / np.sqrt(expected_fan_in * n_post))
+        assert per_neuron == pytest.approx(published, rel=4 / np.sqrt(expected_fan_in * n_post) + 1e-12)
+        if keep == "fan_in" and probability < 1:
+            assert np.allclose(s.weight[:], connection["weight"])  # the published weights themselves
 
 
-def _correlations(neurons, target, tmp_path=None, burn_in=None, duration=None):
-    spec = multiplexing.load_circuit("multiplexing").resized(neurons)
+def _seed_averaged_correlations(neurons, target, seeds, tmp_path, burn_in=None, duration=None):
+    spec = multiplexing.load_circuit("multiplexing")
+    if neurons != spec.values["populations"][0]["N"]:
+        spec = spec.resized(neurons)
     if burn_in is not None:
         spec.values["run"].update(burn_in=burn_in, duration=duration)
-    build_dir = None if tmp_path is None else tmp_path / "multiplexing"
-    _, _, correlation, _, _ = multiplexing.simulate(spec, target=target, build_dir=build_dir)
-    print({key: round(value, 3) for key, value in correlation.items()})
-    return correlation
+    analyses = []
+    for seed in seeds:
+        _, analysis, correlation, _, _ = multiplexing.simulate(spec, target=target, seed=seed,
+                                                               build_dir=tmp_path / f"seed{seed}")
+        print(seed, {key: round(value, 3) for key, value in correlation.items()})
+        analyses.append(analysis)
+    r = multiplexing.correlations(multiplexing.average_analyses(analyses))
+    print("seed average", {key: round(value, 3) for key, value in r.items()})
+    return r
 
 
-def test_small_circuit_multiplexes_events():
-    # 100 pyramidal neurons per population, 0.5 s burn-in + 2 s: 40 bins of 50 ms, so
-    # an unrelated pair of signals has |r| < 2.6/sqrt(40) = 0.41 with 99 % probability
-    r = _correlations(100, "numpy", burn_in=0.5 * second, duration=2 * second)
-    assert r["event_rate_1_vs_somatic_input"] >= 0.8
-    assert abs(r["event_rate_1_vs_dendritic_input"]) < 0.45
-    assert r["event_rate_2_vs_event_rate_1"] >= 0.5
-    assert r["burst_probability_2_vs_dendritic_input"] > 0
-    assert abs(r["inputs"]) < 0.2  # the two stimuli are nearly orthogonal
+def test_reduced_circuit_shows_the_four_relations(tmp_path):
+    # 800 per population, 1 s + 3 s, seeds 1-3 (measured: 0.946, 0.955, 0.932, 0.883; the
+    # controls -0.06 and 0.06). Each relation is a Pearson r over 60 bins: an unrelated
+    # pair stays below 2.7/sqrt(60) = 0.35 with 99 % probability.
+    r = _seed_averaged_correlations(800, "cython", [1, 2, 3], tmp_path)
+    assert r["event_rate_1_vs_somatic_input"] >= 0.9
+    assert r["burst_probability_2_vs_dendritic_input"] >= 0.85
+    assert r["event_rate_2_vs_event_rate_1"] >= 0.85
+    assert r["burst_probability_1_vs_burst_rate_2"] >= 0.75
+    # and each channel ignores the other's input
+    assert abs(r["event_rate_1_vs_dendritic_input"]) < 0.3
+    assert abs(r["burst_probability_2_vs_somatic_input"]) < 0.3
+    assert abs(r["inputs"]) < 0.1  # the two stimuli are nearly orthogonal
 
 
 @pytest.mark.slow
 @pytest.mark.standalone
-def test_full_size_circuit_multiplexes_events_and_bursts(tmp_path):
-    r = _correlations(4000, "cpp_standalone", tmp_path)
-    assert r["event_rate_1_vs_somatic_input"] >= 0.9
-    assert r["burst_probability_2_vs_dendritic_input"] >= 0.9
-    assert abs(r["event_rate_1_vs_dendritic_input"]) < 0.3
-    assert abs(r["burst_probability_2_vs_somatic_input"]) < 0.3
+def test_full_size_circuit_as_the_published_code(tmp_path):
+    # 4,000 per population, seeds 1-5: measured here 0.947, 0.963, 0.940, 0.895 (seed
+    # average); the published code 0.945, 0.969, 0.941, 0.907
+    r = _seed_averaged_correlations(4000, "cpp_standalone", [1, 2, 3, 4, 5], tmp_path)
+    assert r["event_rate_1_vs_somatic_input"] >= 0.93
+    assert r["burst_probability_2_vs_dendritic_input"] >= 0.94
+    assert r["event_rate_2_vs_event_rate_1"] >= 0.9
+    assert r["burst_probability_1_vs_burst_rate_2"] >= 0.85
+    assert abs(r["event_rate_1_vs_dendritic_input"]) < 0.15
+    assert abs(r["burst_probability_2_vs_somatic_input"]) < 0.15
 
 
 def test_bad_circuit_file_names_key_and_expectation(tmp_path):
