@@ -227,7 +227,14 @@ def test_condition_2_limits():
     assert ref.condition_2(jac[:1], null[:, :3])[0] == pytest.approx(0.0, abs=1e-12)
     random_q = rng.standard_normal((9, 3))
     value = ref.condition_2(jac, random_q)
-    assert np.all((value > 0) & (value < 1))
+    # independently: the norm of Q's projection onto row(J_b) (an orthonormal basis from
+    # scipy), over the norm of Q
+    from scipy.linalg import orth
+
+    for b in range(len(jac)):
+        basis = orth(jac[b].T)
+        expected = np.linalg.norm(basis @ basis.T @ random_q) / np.linalg.norm(random_q)
+        assert value[b] == pytest.approx(expected, rel=1e-10)
 
 
 def test_gauss_newton_theorem_simulated_dfc_toy_network():
