@@ -1,7 +1,6 @@
 """DFC dynamics, steady state and feedback learning against independent computations."""
 
 import numpy as np
-from reference_dynamics import reference_simulation
 import pytest
 from scipy.optimize import fsolve
 
@@ -10,6 +9,7 @@ from dendritic.rate import references as ref
 from dendritic.rate.network import RateNetwork, weight_product_feedback
 
 from rate_toy import TOY_CONTROLLER, TOY_GAMMA, TOY_TARGET_STEPSIZE
+from reference_dynamics import reference_simulation
 
 
 def _toy_batch(toy_data, net, n=128):
