@@ -18,7 +18,7 @@ postsynaptic pass of the same step).
 
 import numpy as np
 import pytest
-from brian2 import EventMonitor, Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, TimedArray, prefs, second
+from brian2 import EventMonitor, Hz, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, TimedArray, second
 
 from dendritic import bursts
 from dendritic.backend import Backend
@@ -58,11 +58,10 @@ def _generator(trains, name):
     return SpikeGeneratorGroup(len(trains), indices, np.concatenate(trains) * second, name=name)
 
 
-def _run(target, build_dir=None, gate=True, rerun_eta=None):
+def _run(target, build_dir=None, gate=True, rerun_eta=None, learning_on=None):
     """Run the protocol; on standalone with ``rerun_eta``, also rerun the binary with that
-    learning rate through ``run_args`` and return both results."""
-    if target == "cpp_standalone":
-        prefs.devices.cpp_standalone.extra_make_args_unix = ["-j1"]
+    learning rate through ``run_args`` and return both results. ``learning_on`` sets the
+    shared-constant gate (without the TimedArray)."""
     pre_trains, post_trains, pre_index, post_index, w0 = _protocol()
     with Backend(target, build_dir=build_dir, seed=1, dt=DT * second) as backend:
         drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
@@ -78,6 +77,8 @@ def _run(target, build_dir=None, gate=True, rerun_eta=None):
             forcing.append(synapses)
         plastic = bdsp.synapses(pre, post, pre_index, post_index, w0, eta=ETA, homeostasis=True,
                                 gate=TimedArray(GATE, dt=GATE_DT * second) if gate else None, name="plastic")
+        if learning_on is not None:
+            plastic.learning_on = learning_on
         backend.parameters_set()
         for group in (pre, post):
             bursts.initialise_detection(group)
@@ -227,32 +228,12 @@ def test_recomputation_sees_each_ingredient(numpy_run):
 def test_gate_off_freezes_weights_but_not_the_averages():
     """learning_on = 0 (the shared-constant gate, as set between runs or through run_args):
     no weight changes, the moving averages as with learning on."""
-    pre_trains, post_trains, pre_index, post_index, w0 = _protocol()
-    with Backend("numpy", seed=1, dt=DT * second) as backend:
-        drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
-        pre = bursts.relay_group(N_PRE, "pre", bdsp.presynaptic_equations(), bdsp.presynaptic_event_code())
-        post = bursts.relay_group(len(POST), "post", bdsp.postsynaptic_equations(), bdsp.postsynaptic_event_code())
-        bdsp.attach_presynaptic(pre, TAU_PRE * second)
-        bdsp.attach_postsynaptic(post, TAU_AVG * second, homeostasis=True, rate_min=RATE_MIN * Hz,
-                                 rate_max=RATE_MAX * Hz)
-        forcing = []
-        for source, relay in ((drive_pre, pre), (drive_post, post)):
-            synapses = Synapses(source, relay, on_pre="forced_post = 1", name=f"force_{relay.name}")
-            synapses.connect(j="i")
-            forcing.append(synapses)
-        plastic = bdsp.synapses(pre, post, pre_index, post_index, w0, eta=ETA, homeostasis=True, name="plastic")
-        plastic.learning_on = 0
-        backend.parameters_set()
-        for group in (pre, post):
-            bursts.initialise_detection(group)
-        bdsp.initialise_postsynaptic(post, [E0 for _, _, E0 in POST], P_BAR0)
-        events = EventMonitor(post, "event")
-        backend.run(Network(drive_pre, drive_post, pre, post, *forcing, plastic, events), DURATION * second)
-        np.testing.assert_array_equal(plastic.w[:], w0)
-        recorded = {"pre_event": (np.zeros(0, int), np.zeros(0)), "post_event": (events.i[:], events.t[:] / second),
-                    "post_burst": (np.zeros(0, int), np.zeros(0))}
-        _, E_bar, _ = published_weights(recorded, pre_index, post_index, w0)
-        np.testing.assert_allclose(post.E_bar[:] / Hz, E_bar, rtol=1e-9)
+    result = _run("numpy", gate=False, learning_on=0)
+    np.testing.assert_array_equal(result["w"], result["w0"])
+    recorded = {**result["recorded"], "pre_event": (np.zeros(0, int), np.zeros(0)),
+                "post_burst": (np.zeros(0, int), np.zeros(0))}
+    _, E_bar, _ = published_weights(recorded, result["i"], result["j"], result["w0"])
+    np.testing.assert_allclose(result["E_bar"], E_bar, rtol=1e-9)
 
 
 def test_initial_weights_outside_the_bounds_are_refused():
