@@ -176,3 +176,48 @@ def test_simulate_equals_plain_integration_at_other_depths(sizes, chunk):
     _assert_close(sim.mean_weight_update + sim.mean_bias_update, want["dW"] + want["db"], 1e-10)
     _assert_close([sim.final.u, *sim.final.v, *sim.final.r, *sim.final.v_basal],
                   [want["u"], *want["v"], *want["r"], *want["v_basal"]], 1e-10)
+
+
+def test_simulate_converges_to_the_continuous_dynamics():
+    """Independent of both Euler schemes: the controlled dynamics of Meulemans et al. 2021
+    (eqs. 1-5; time in units of tau_u) as an ODE solved by scipy (LSODA, tight
+    tolerances),
+
+        tau_v/tau_u dv_i/dt = -v_i + W_i phi(v_{i-1}) + b_i + Q_i u,   v_0 = x (phi_0 = id)
+        du_int/dt = e - alpha u,   u = u_int + k_p e,   e = r_L* - phi(v_L),
+
+    from the feedforward state and u_int = 0. ``simulate``'s final state approaches it as
+    dt -> 0, at first order (the error halves when dt halves)."""
+    from scipy.integrate import solve_ivp
+
+    net, x, target = _problem(batch=3)
+    s = BASE.with_(k_p=0.5, time_constant_ratio=0.5)
+    T = 2.0
+    sizes = net.sizes[1:]
+    splits = np.cumsum(sizes)[:-1]
+
+    def unpack(y):
+        v = np.split(y[:sum(sizes) * len(x)].reshape(len(x), sum(sizes)), splits, axis=1)
+        return v, y[sum(sizes) * len(x):].reshape(len(x), sizes[-1])
+
+    def rhs(_, y):
+        v, u_int = unpack(y)
+        e = target - net.phi(len(sizes) - 1, v[-1])
+        u = u_int + s.k_p * e
+        dv, pre = [], x
+        for i in range(len(sizes)):
+            drive = pre @ net.weights[i].T + net.biases[i] + u @ net.feedback[i].T
+            dv.append((-v[i] + drive) / s.time_constant_ratio)
+            pre = net.phi(i, v[i])
+        return np.concatenate([np.concatenate(dv, axis=1).ravel(), (e - s.alpha * u).ravel()])
+
+    voltages, _ = net.forward(x)
+    y0 = np.concatenate([np.concatenate(voltages, axis=1).ravel(), np.zeros(len(x) * sizes[-1])])
+    exact, _ = unpack(solve_ivp(rhs, (0, T), y0, method="LSODA", rtol=1e-11, atol=1e-13).y[:, -1])
+    errors = []
+    for dt in (0.004, 0.002, 0.001):
+        sim = dfc.simulate(net, x, target, s.with_(dt=dt, steps=int(round(T / dt)) + 1), accumulate_updates=False)
+        errors.append(max(np.abs(a - b).max() for a, b in zip(sim.final.v, exact)))
+    print("max |v - v_ode| at dt = 0.004, 0.002, 0.001:", errors)
+    assert errors[-1] < 1e-3 * max(np.abs(v).max() for v in exact)
+    assert 1.6 < errors[0] / errors[1] < 2.4 and 1.6 < errors[1] / errors[2] < 2.4
