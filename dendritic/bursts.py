@@ -197,7 +197,10 @@ def _gaussian_smooth(counts, sigma_bins: float):
     offsets = np.arange(-half, half + 1)
     kernel = np.exp(-0.5 * (offsets / sigma_bins) ** 2)
     kernel /= kernel.sum()
-    # normalise by the kernel mass inside the window, so the edges are not biased low
-    smoothed = np.convolve(counts, kernel, mode="same")
-    mass = np.convolve(np.ones_like(counts), kernel, mode="same")
+    # normalise by the kernel mass inside the window, so the edges are not biased low;
+    # the full convolution cut at the kernel's centre keeps the signal's length even when
+    # the kernel is longer than the signal (numpy's mode="same" returns the longer one)
+    window = slice(half, half + len(counts))
+    smoothed = np.convolve(counts, kernel, mode="full")[window]
+    mass = np.convolve(np.ones_like(counts), kernel, mode="full")[window]
     return smoothed / mass
