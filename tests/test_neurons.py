@@ -119,7 +119,7 @@ def test_poisson_output_rate_matches_phi_with_dead_time():
 
 def test_threshold_mode_interspike_interval_is_analytic():
     base = load_neuron("urbanczik2014")
-    model = dataclasses.replace(base, spiking="threshold", parameters={
+    model = dataclasses.replace(base.with_options(spiking="threshold"), parameters={
         **base.parameters, "V_threshold": -55 * mV, "V_reset": -65 * mV})
     currents = np.array([200.0, 400.0, 800.0])  # pA
     with Backend("numpy", seed=1, dt=0.01 * ms) as backend:
@@ -270,7 +270,7 @@ def test_exact_soma_integration_against_the_matrix_exponential():
     original scheme (v_basal held at its start-of-step value in the soma's exponential-
     Euler step) is off by an error of first order in dt: halving dt halves it."""
     exact = load_neuron("urbanczik2014")
-    held = dataclasses.replace(exact, integration="exponential_euler")
+    held = exact.with_options(integration="exponential_euler")
     w = 3 * mV
     errors = {}
     for name, model in (("exact", exact), ("held", held)):

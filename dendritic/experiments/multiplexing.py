@@ -47,7 +47,7 @@ from dendritic import background, bursts
 from dendritic import config as cfg
 from dendritic.backend import Backend
 from dendritic.io import provenance, write_results
-from dendritic.neurons import bursting
+from dendritic.neurons import load_neuron
 from dendritic.plasticity import short_term
 
 NAME = "multiplexing"
@@ -137,7 +137,7 @@ def load_circuit(name="multiplexing") -> CircuitSpec:
     models = {}
     for n, population in enumerate(values["populations"]):
         try:
-            models[population["name"]] = bursting.load_model(population["neuron"], relative_to=path.parent)
+            models[population["name"]] = load_neuron(population["neuron"], relative_to=path.parent)
         except cfg.ConfigError as error:
             problems.extend(error.problems)
             continue

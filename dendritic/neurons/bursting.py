@@ -97,25 +97,23 @@ Auryn also clips V to [E_inh, 20 mV] after each step; with conductance-based inp
 Euler steps far below the synaptic time constants V cannot leave that range before
 the spike, so the clip is left out.
 
-Every parameter is a ``(shared, constant)`` equation variable, so a standalone binary
-can change it through ``run_args``.
+Both kinds are registered in :mod:`dendritic.neurons.kinds`; their files load with
+:func:`dendritic.neurons.load_neuron` like every other neuron. Every parameter is a
+``(shared, constant)`` equation variable, so a standalone binary can change it through
+``run_args``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-import numpy as np
-from brian2 import NeuronGroup, Quantity, mV, ms, nS, pA, pF
+from brian2 import mV, ms, nS, pA, pF
 
 from dendritic import bursts
 from dendritic import config as cfg
-from dendritic.neurons.compartments import equations as join_equations
-from dendritic.neurons.compartments import input_lines, parameter_lines
+from dendritic.neurons.kinds import ConductanceKind, register
 
-__all__ = ["BurstingModel", "KINDS", "load_model", "model_from_mapping", "INITIAL_W_D"]
+__all__ = ["PAYEUR_PYRAMIDAL", "ADEX", "INITIAL_W_D"]
 
 #: Dendritic adaptation at rest, as Auryn's ``NaudGroup::clear`` (1e-4 V).
 INITIAL_W_D = 0.1 * mV
@@ -207,178 +205,48 @@ def _adex_body(options: Mapping[str, str]) -> str:
     ])
 
 
-@dataclass(frozen=True)
-class _Kind:
-    parameters: Mapping[str, cfg.Field]
-    inputs: Mapping[str, str]
-    body: object  # options -> equation text
-    potential: str
-    threshold: str
-    reset: str
-    refractory: object = False
-    detects_bursts: bool = False
-    options: Mapping[str, cfg.Field] = field(default_factory=dict)
+def _initial_pyramidal(model, group) -> None:
+    group.V_d = "E_L"
+    group.V_thr = "V_T"
+    group.w_s = 0
+    group.w_d = INITIAL_W_D
+    bursts.initialise_detection(group)
 
 
-KINDS = {
-    "payeur_pyramidal": _Kind(
-        parameters=PYRAMIDAL_PARAMETERS,
-        inputs={"I_soma": "amp", "I_dend": "amp"},
-        body=_pyramidal_body,
-        potential="V_s",
-        threshold="V_s > V_thr",
-        reset="V_s = V_reset\nV_thr += delta_thr\nw_s += 1",
-        detects_bursts=True,
-        options={"dendritic_driving_force": cfg.Choice(
-            options=("soma", "dendrite"), default="soma",
-            doc="potential that sets the driving force of the dendritic synapses: the soma's, as in "
-                "Auryn's NaudGroup (published), or the dendrite's (physical)")},
-    ),
-    "adex": _Kind(
-        parameters=ADEX_PARAMETERS,
-        inputs={"I_ext": "amp"},
-        body=_adex_body,
-        potential="V",
-        threshold="V > V_peak",
-        reset="V = V_reset\nw += b",
-        # refractory for the t_ref/dt steps after the spike step, as AdExGroup's counter
-        # (Brian's plain refractory=t_ref counts the spike step itself: one step less)
-        refractory="t - lastspike < t_ref + 0.5*dt",
-        options={"refractory_potential": cfg.Choice(
-            options=("rest", "reset"), default="rest",
-            doc="potential while refractory: clamped to E_L, as Auryn's AdExGroup (published), or held at "
-                "V_reset")},
-    ),
-}
+def _initial_adex(model, group) -> None:
+    group.w = 0 * pA
 
 
-@dataclass(frozen=True)
-class BurstingModel:
-    """Equations of one neuron kind (``payeur_pyramidal`` or ``adex``) with the
-    parameter values of one file."""
+PAYEUR_PYRAMIDAL = register(ConductanceKind(
+    name="payeur_pyramidal",
+    parameters=PYRAMIDAL_PARAMETERS,
+    inputs={"I_soma": "amp", "I_dend": "amp"},
+    header={"dendritic_driving_force": cfg.Choice(
+        options=("soma", "dendrite"), default="soma",
+        doc="potential that sets the driving force of the dendritic synapses: the soma's, as in "
+            "Auryn's NaudGroup (published), or the dendrite's (physical)")},
+    potential="V_s",
+    detects_bursts=True,
+    body=_pyramidal_body,
+    threshold="V_s > V_thr",
+    reset="V_s = V_reset\nV_thr += delta_thr\nw_s += 1",
+    initial_state=_initial_pyramidal,
+))
 
-    kind: str
-    parameters: Mapping
-    source: str = ""
-    description: str = ""
-    file: Path | None = None
-    extra_equations: tuple[str, ...] = field(default=())
-    options: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def spec(self) -> _Kind:
-        return KINDS[self.kind]
-
-    @property
-    def detects_bursts(self) -> bool:
-        return self.spec.detects_bursts
-
-    def with_parameters(self, **values) -> "BurstingModel":
-        """A copy with some parameter values replaced (dimensions checked)."""
-        unknown = set(values) - set(self.parameters)
-        if unknown:
-            raise KeyError(f"unknown parameter(s) {sorted(unknown)} for {self.kind}; known: {sorted(self.parameters)}")
-        for key, value in values.items():
-            if getattr(value, "dim", None) != getattr(self.parameters[key], "dim", None):
-                raise ValueError(f"parameter {key}: expected {cfg.describe_dimension(self.parameters[key])}, "
-                                 f"got {value!r}")
-        return replace(self, parameters={**self.parameters, **values})
-
-    def with_equations(self, *lines: str) -> "BurstingModel":
-        """A copy with extra equation lines (traces of a plasticity rule, STP state)."""
-        return replace(self, extra_equations=self.extra_equations + tuple(lines))
-
-    def equations(self, inputs: Mapping[str, str] | None = None):
-        """Brian ``Equations``; ``inputs`` maps input names (``I_soma``, ``I_dend`` or
-        ``I_ext``) to expressions such as ``"stimulus(t)"``."""
-        parameters = {k: v for k, v in self.parameters.items() if k != "burst_window"}
-        options = {key: self.options.get(key, option.default) for key, option in self.spec.options.items()}
-        return join_equations(
-            self.spec.body(options),
-            bursts.detection_equations() if self.detects_bursts else "",
-            input_lines(self.spec.inputs, inputs),
-            parameter_lines(parameters),
-            *self.extra_equations,
-        )
-
-    def make_group(self, N: int, name: str | None = None, inputs=None, method: str = "euler",
-                   event_code: Mapping[str, list[str]] | None = None, namespace=None,
-                   events: Mapping[str, str] | None = None) -> NeuronGroup:
-        """A ``NeuronGroup`` of ``N`` neurons with this model's parameters set.
-
-        Pyramidal groups carry the custom events ``event`` and ``burst``
-        (:mod:`dendritic.bursts`). ``event_code`` maps ``"spike"``, ``"event"`` or
-        ``"burst"`` to extra code lines run on that event (short-term plasticity,
-        plasticity traces); with the reset they run before synaptic propagation, see
-        :func:`dendritic.bursts.register_event_code`. ``events`` adds custom events
-        (name -> condition), e.g. those of :mod:`dendritic.background`, whose code
-        goes in ``event_code``. States are set by
-        :meth:`initialise`, after all parameters of the network
-        (``Backend.parameters_set``). ``namespace`` holds external objects that input
-        expressions use (e.g. ``TimedArray`` stimuli).
-        """
-        spec = self.spec
-        reset = spec.reset + ("\n" + bursts.detection_reset() if self.detects_bursts else "")
-        with bursts.reset_added_later():
-            group = NeuronGroup(
-                N, self.equations(inputs), method=method, name=name or f"{self.kind}*",
-                threshold=spec.threshold, refractory=spec.refractory,
-                events={**(bursts.detection_events(spec.threshold) if self.detects_bursts else {}),
-                        **dict(events or {})} or None,
-                namespace=dict(namespace or {}),
-            )
-        bursts.register_event_code(group, reset, event_code)
-        for key, value in self.parameters.items():
-            setattr(group, key, value)
-        return group
-
-    def initialise(self, group: NeuronGroup, potential_sd=None, rng: np.random.Generator | None = None) -> None:
-        """Rest (potentials at E_L, threshold at V_T, no adaptation, no spike yet).
-
-        ``potential_sd`` (a voltage) draws the somatic potential from a normal
-        distribution around E_L with that standard deviation, from the NumPy generator
-        ``rng`` (so that every target starts alike), as the published circuits do
-        (Auryn's ``random_mem(-70 mV, 5 mV)``).
-        """
-        potential = self.spec.potential
-        setattr(group, potential, "E_L")
-        if potential_sd is not None and float(potential_sd) > 0:
-            rng = rng or np.random.default_rng(0)
-            values = float(self.parameters["E_L"]) + rng.normal(0, float(potential_sd), len(group))
-            setattr(group, potential, Quantity(values, dim=mV.dim))
-        if self.kind == "payeur_pyramidal":
-            group.V_d = "E_L"
-            group.V_thr = "V_T"
-            group.w_s = 0
-            group.w_d = INITIAL_W_D
-            bursts.initialise_detection(group)
-        else:
-            group.w = 0 * pA
-
-
-def model_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> BurstingModel:
-    """Validate a parameter-file mapping: header first, then the kind's parameters."""
-    raw = dict(raw)
-    kind = raw.get("model")
-    options = KINDS[kind].options if kind in KINDS else {}
-    header = cfg.validate({**raw, "parameters": {}}, {
-        "model": cfg.Choice(options=tuple(sorted(KINDS)), doc="neuron kind"),
-        "source": cfg.Text(doc="the paper the defaults come from"),
-        "description": cfg.Text(default=""),
-        **options,
-        "parameters": cfg.Table(schema={}),
-    }, source=source)
-    parameters = cfg.validate(raw.get("parameters", {}), KINDS[header["model"]].parameters, source=source,
-                              prefix="parameters.")
-    return BurstingModel(kind=header["model"], parameters=parameters, source=header["source"],
-                         description=header["description"],
-                         file=Path(source) if not str(source).startswith("<") else None,
-                         options={key: header[key] for key in options})
-
-
-def load_model(name: str | Path, relative_to: Path | None = None) -> BurstingModel:
-    """Load a parameter file, given as a path or a name in ``models/neurons/``
-    (``"payeur2021"``, ``"payeur2021_pv"``, ``"payeur2021_som"``)."""
-    path = cfg.resolve_model_file(name, "neurons", relative_to)
-    return model_from_mapping(cfg.read_toml(path), source=path)
-
+ADEX = register(ConductanceKind(
+    name="adex",
+    parameters=ADEX_PARAMETERS,
+    inputs={"I_ext": "amp"},
+    header={"refractory_potential": cfg.Choice(
+        options=("rest", "reset"), default="rest",
+        doc="potential while refractory: clamped to E_L, as Auryn's AdExGroup (published), or held at "
+            "V_reset")},
+    potential="V",
+    body=_adex_body,
+    threshold="V > V_peak",
+    reset="V = V_reset\nw += b",
+    # refractory for the t_ref/dt steps after the spike step, as AdExGroup's counter
+    # (Brian's plain refractory=t_ref counts the spike step itself: one step less)
+    refractory="t - lastspike < t_ref + 0.5*dt",
+    initial_state=_initial_adex,
+))

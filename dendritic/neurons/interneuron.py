@@ -21,7 +21,7 @@ from brian2 import mV, ms, nS, pF
 
 from dendritic import config as cfg
 from dendritic.neurons.compartments import coupled_soma
-from dendritic.neurons.kinds import NeuronKind, register
+from dendritic.neurons.kinds import CompartmentalKind, register
 
 PARAMETERS = {
     "C": cfg.Quantity(unit=pF, bound="positive", doc="somatic capacitance"),
@@ -49,7 +49,7 @@ def body(noise: bool, soma_flags: str = "") -> str:
 
 
 INTERNEURON = register(
-    NeuronKind(
+    CompartmentalKind(
         name="interneuron",
         parameters=PARAMETERS,
         inputs=INPUTS,

@@ -1,23 +1,27 @@
-"""A neuron model = a kind (equations) + one parameter file (values).
+"""A neuron model = a registered kind (equations) + one parameter file (values).
 
     >>> from dendritic.neurons import load_neuron
     >>> model = load_neuron("urbanczik2014")          # models/neurons/urbanczik2014.toml
     >>> group = model.make_group(100, name="soma_layer")
     >>> model.initialise(group)                         # after all parameters are set
 
-Parameter files look like::
+Every file in ``models/neurons/`` loads through :func:`load_neuron` into one
+:class:`NeuronModel`, whatever its kind (:mod:`dendritic.neurons.kinds`). Parameter
+files look like::
 
     model = "pyramidal"            # the kind (dendritic.neurons.KINDS)
     source = "Urbanczik & Senn 2014; NEST pp_cond_exp_mc_urbanczik"
-    transfer = "sigmoid"           # phi(u): sigmoid | softplus
+    transfer = "sigmoid"           # header options of the kind, e.g. phi(u): sigmoid | softplus
     spiking = "poisson"            # poisson | threshold
-    noise = false                  # Ornstein-Uhlenbeck somatic noise current
-    synaptic_current = false       # dendrites driven by exponentially decaying currents (tau_syn_<dendrite>)
+    synaptic_current = true        # dendrites driven by exponentially decaying currents (tau_syn_<dendrite>)
     integration = "exact"          # exact | exponential_euler (dendrites held over a step in the soma)
 
     [parameters]
     C = "300 pF"
     ...
+
+(``payeur_pyramidal`` files have ``dendritic_driving_force``, ``adex`` files
+``refractory_potential``; see :mod:`dendritic.neurons.bursting`.)
 """
 
 from __future__ import annotations
@@ -26,85 +30,80 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from brian2 import NeuronGroup, mV, ms, pA
+from brian2 import NeuronGroup
 
 from dendritic import config as cfg
-from dendritic.neurons import compartments, transfer
-from dendritic.neurons.kinds import KINDS
+from dendritic.neurons import compartments
+from dendritic.neurons.kinds import INTEGRATIONS, KINDS
 
-__all__ = ["NeuronModel", "load_neuron", "neuron_from_mapping"]
-
-_SPIKING_PARAMETERS = {
-    "poisson": {},
-    "threshold": {
-        "V_threshold": cfg.Quantity(unit=mV, doc="spike threshold"),
-        "V_reset": cfg.Quantity(unit=mV, doc="reset potential"),
-    },
-}
-_NOISE_PARAMETERS = {
-    "sigma_noise": cfg.Quantity(unit=pA, bound="nonnegative", doc="standard deviation of the somatic noise current"),
-    "tau_noise": cfg.Quantity(unit=ms, bound="positive", doc="correlation time of the somatic noise current"),
-}
+__all__ = ["NeuronModel", "load_neuron", "neuron_from_mapping", "INTEGRATIONS"]
 
 
-#: ``exponential_euler``: the soma's step holds the dendrites at their start-of-step
-#: values (first order in dt, the package's original scheme); ``exact``: the linear
-#: soma-dendrite system is solved exactly over each step.
-INTEGRATIONS = ("exact", "exponential_euler")
-
-
-def _synaptic_parameters(dendrites):
-    return {f"tau_syn_{d}": cfg.Quantity(unit=ms, bound="positive", doc=f"{d} synaptic-current time constant")
-            for d in dendrites}
-
-
-def _header_schema():
+def _header_schema(kind=None):
     return {
         "model": cfg.Choice(options=tuple(sorted(KINDS)), doc="neuron kind"),
         "source": cfg.Text(doc="the paper the defaults come from"),
         "description": cfg.Text(default=""),
-        "transfer": cfg.Choice(options=tuple(sorted(transfer.TRANSFER_SCHEMAS)), doc="transfer function phi"),
-        "spiking": cfg.Choice(options=tuple(sorted(_SPIKING_PARAMETERS)), doc="output mode"),
-        "noise": cfg.Flag(default=False),
-        "synaptic_current": cfg.Flag(default=False, doc="exponentially decaying synaptic currents into the dendrites"),
-        "integration": cfg.Choice(options=INTEGRATIONS, default="exponential_euler",
-                                  doc="soma-dendrite integration: exact, or dendrites held over a step"),
+        **(kind.header if kind is not None else {}),
         "parameters": cfg.Table(schema={}),  # checked in a second pass, see neuron_from_mapping
     }
 
 
 @dataclass(frozen=True)
 class NeuronModel:
-    """Equations of one neuron kind with the parameter values of one file."""
+    """Equations of one neuron kind with the header options and parameter values of one file."""
 
     kind: str
     parameters: Mapping
-    transfer: str
-    spiking: str
-    noise: bool = False
+    options: Mapping = field(default_factory=dict)
     source: str = ""
     description: str = ""
     file: Path | None = None
     extra_equations: tuple[str, ...] = field(default=())
     spike_actions: tuple[str, ...] = field(default=())
-    synaptic_current: bool = False
-    integration: str = "exponential_euler"
 
     def __post_init__(self):
-        if self.integration not in INTEGRATIONS:
-            raise ValueError(f"integration {self.integration!r}: expected one of {INTEGRATIONS}")
-        requested = {"synaptic_current"} if self.synaptic_current else set()
-        if self.integration == "exact":
-            requested.add("exact")
-        unsupported = requested - self.spec.options
-        if unsupported:
-            raise ValueError(f"neuron kind {self.kind!r} does not support {sorted(unsupported)}")
-        for problem in _time_constant_problems(self):
+        spec = self.spec
+        unknown = set(self.options) - set(spec.header)
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} for the {self.kind} kind; "
+                             f"known: {sorted(spec.header)}")
+        object.__setattr__(self, "options", {**spec.defaults(), **self.options})
+        for key in spec.unsupported(self.options):
+            raise ValueError(f"neuron kind {self.kind!r} does not support {key} = {self.options[key]!r}")
+        if "integration" in self.options and self.options["integration"] not in INTEGRATIONS:
+            raise ValueError(f"integration {self.options['integration']!r}: expected one of {INTEGRATIONS}")
+        for problem in spec.problems(self.options, self.parameters):
             raise ValueError(problem)
 
     @property
     def spec(self):
         return KINDS[self.kind]
+
+    # the header options of compartmental kinds, as attributes
+    @property
+    def transfer(self) -> str:
+        return self.options["transfer"]
+
+    @property
+    def spiking(self) -> str:
+        return self.options["spiking"]
+
+    @property
+    def noise(self) -> bool:
+        return self.options["noise"]
+
+    @property
+    def synaptic_current(self) -> bool:
+        return self.options.get("synaptic_current", False)
+
+    @property
+    def integration(self) -> str:
+        return self.options["integration"]
+
+    @property
+    def detects_bursts(self) -> bool:
+        return self.spec.detects_bursts
 
     def with_parameters(self, **values) -> "NeuronModel":
         """A copy with some parameter values replaced (units checked)."""
@@ -117,8 +116,12 @@ class NeuronModel:
                 raise ValueError(f"parameter {key}: expected {cfg.describe_dimension(old)}, got {value!r}")
         return replace(self, parameters={**self.parameters, **values})
 
+    def with_options(self, **values) -> "NeuronModel":
+        """A copy with some header options replaced (e.g. ``dendritic_driving_force``)."""
+        return replace(self, options={**self.options, **values})
+
     def with_equations(self, *lines: str) -> "NeuronModel":
-        """A copy with extra equation lines (e.g. presynaptic traces of a plasticity rule)."""
+        """A copy with extra equation lines (traces of a plasticity rule, STP state)."""
         return replace(self, extra_equations=self.extra_equations + tuple(lines))
 
     def with_spike_actions(self, *statements: str) -> "NeuronModel":
@@ -127,61 +130,37 @@ class NeuronModel:
         return replace(self, spike_actions=self.spike_actions + tuple(statements))
 
     def equations(self, inputs: Mapping[str, str] | None = None):
-        """Brian ``Equations``; ``inputs`` maps input names to expressions."""
-        soma_flags = " (unless refractory)" if self.spiking == "threshold" else ""
-        options = {}
-        if self.synaptic_current:
-            options["synaptic_current"] = True
-        if self.integration == "exact":
-            options["exact"] = True
+        """Brian ``Equations``; ``inputs`` maps input names to expressions such as
+        ``"stimulus(t)"``."""
+        declared = self.spec.declared_parameters
         return compartments.equations(
-            self.spec.body(noise=self.noise, soma_flags=soma_flags, **options),
-            transfer.rate_equation(self.transfer),
-            "I_noise : amp" if self.noise else "",
-            compartments.input_lines(self.spec.inputs, inputs),
-            compartments.parameter_lines(self.parameters),
+            self.spec.equations(self, inputs),
+            compartments.parameter_lines({k: v for k, v in self.parameters.items() if k not in declared}),
             *self.extra_equations,
         )
 
-    def make_group(self, N: int, name: str | None = None, inputs=None, namespace=None, method=None) -> NeuronGroup:
+    def make_group(self, N: int, name: str | None = None, inputs=None, namespace=None, method=None,
+                   event_code: Mapping[str, list[str]] | None = None,
+                   events: Mapping[str, str] | None = None) -> NeuronGroup:
         """A ``NeuronGroup`` of ``N`` neurons with this model's parameter values set.
 
-        State variables are initialised separately by :meth:`initialise`, after every
-        parameter of the network is set (see :func:`dendritic.backend.parameters_set`).
-        Integration: exponential Euler; with ``integration = "exact"`` (which
-        requires it) exact for the linear soma-dendrite system between spikes when
-        the external inputs are constant over a step.
+        ``inputs`` maps input names to expressions, ``namespace`` holds the external
+        objects they use (e.g. ``TimedArray`` stimuli); ``events`` adds custom events
+        (name -> condition) and ``event_code`` code run on them (see the kind's
+        ``make_group``). States are set by :meth:`initialise`, after every parameter of
+        the network is set (``Backend.parameters_set``).
         """
-        if self.integration == "exact" and method not in (None, "exponential_euler"):
-            raise ValueError(f"integration 'exact' is built on exponential Euler, not method {method!r}")
-        group = NeuronGroup(
-            N,
-            self.equations(inputs),
-            method=method or "exponential_euler",
-            name=name or f"{self.kind}*",
-            namespace=namespace or {},
-            **compartments.spike_generation(self.spiking, actions=self.spike_actions),
-        )
+        group = self.spec.make_group(self, N, name or f"{self.kind}*", self.equations(inputs), dict(namespace or {}),
+                                     method, event_code, events)
         for key, value in self.parameters.items():
             setattr(group, key, value)
-        for key, value in self.spec.initial_inputs.items():
-            if key not in (inputs or {}):
-                setattr(group, key, value)
-        if self.noise:
-            group.run_regularly(compartments.noise_update(), when="start", name=f"{group.name}_noise")
+        self.spec.prepare(self, group, inputs)
         return group
 
-    def initialise(self, group: NeuronGroup) -> None:
-        """Start at rest: dendrites at their driven resting point, soma at E_L.
-
-        Written as expressions of the parameters, so that values changed through
-        ``run_args`` reach the initial state too.
-        """
-        for dendrite in self.spec.dendrites:
-            setattr(group, f"v_{dendrite}", f"E_L + v_{dendrite}_drive")
-            if self.synaptic_current:
-                setattr(group, f"v_{dendrite}_syn", 0 * mV)
-        group.u = "E_L"
+    def initialise(self, group: NeuronGroup, potential_sd=None, rng=None) -> None:
+        """The kind's resting state (``potential_sd``: conductance kinds draw the somatic
+        potential around E_L from the NumPy generator ``rng``)."""
+        self.spec.initialise(self, group, potential_sd=potential_sd, rng=rng)
 
     def synaptic_input(self, dendrite: str, weight: str = "w") -> str:
         """``on_pre`` statement of a synapse of weight ``weight`` (volt) onto ``dendrite``:
@@ -189,7 +168,7 @@ class NeuronModel:
         synaptic-current stage (:func:`dendritic.neurons.compartments.synaptic_input`)."""
         if dendrite not in self.spec.dendrites:
             raise ValueError(f"the {self.kind} neuron has no '{dendrite}' dendrite "
-                             f"(it has: {', '.join(self.spec.dendrites)})")
+                             f"(it has: {', '.join(self.spec.dendrites) or 'none'})")
         return compartments.synaptic_input(dendrite, self.synaptic_current, weight)
 
     def psp_time_constants(self, dendrite: str):
@@ -199,75 +178,30 @@ class NeuronModel:
 
 
 def neuron_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> NeuronModel:
-    """Validate a parameter-file mapping (two passes: header, then parameters)."""
+    """Validate a parameter-file mapping (two passes: the header with the kind's options,
+    then the parameters the options call for)."""
     raw = dict(raw)
     raw_parameters = raw.get("parameters", {})
-    header = cfg.validate({**raw, "parameters": {}}, _header_schema(), source=source)
+    kind = KINDS.get(raw.get("model"))
+    header = cfg.validate({**raw, "parameters": {}}, _header_schema(kind), source=source)
     kind = KINDS[header["model"]]
-    requested = {"synaptic_current": header["synaptic_current"], "exact": header["integration"] == "exact"}
-    unsupported = [name for name, on in requested.items() if on and name not in kind.options]
+    options = {key: header[key] for key in kind.header}
+    unsupported = kind.unsupported(options)
     if unsupported:
-        key = "synaptic_current" if "synaptic_current" in unsupported else "integration"
         raise cfg.ConfigError([f"{source}: key '{key}': neuron kind {header['model']!r} does not support "
-                               f"{', '.join(unsupported)}"])
-    schema = {
-        **kind.parameters,
-        **(_synaptic_parameters(kind.dendrites) if header["synaptic_current"] else {}),
-        **transfer.TRANSFER_SCHEMAS[header["transfer"]],
-        **_SPIKING_PARAMETERS[header["spiking"]],
-        **(_NOISE_PARAMETERS if header["noise"] else {}),
-    }
-    parameters = cfg.validate(raw_parameters, schema, source=source, prefix="parameters.")
-    problems = _time_constant_problems(kind, parameters, header["synaptic_current"], header["integration"])
+                               f"{key} = {options[key]!r}" for key in unsupported])
+    parameters = cfg.validate(raw_parameters, kind.parameter_schema(options), source=source, prefix="parameters.")
+    problems = kind.problems(options, parameters)
     if problems:
         raise cfg.ConfigError([f"{source}: key {problem}" for problem in problems])
-    return NeuronModel(
-        kind=header["model"],
-        parameters=parameters,
-        transfer=header["transfer"],
-        spiking=header["spiking"],
-        noise=header["noise"],
-        synaptic_current=header["synaptic_current"],
-        integration=header["integration"],
-        source=header["source"],
-        description=header["description"],
-        file=Path(source) if not str(source).startswith("<") else None,
-    )
-
-
-def _time_constant_problems(kind_or_model, parameters=None, synaptic_current=None, integration=None) -> list[str]:
-    """The closed forms divide by differences of time constants: tau_syn_d != tau_d, and
-    for exact integration the soma's C/g_total (nudge off and on) != each dendritic one."""
-    if isinstance(kind_or_model, NeuronModel):
-        model = kind_or_model
-        kind, parameters = model.spec, model.parameters
-        synaptic_current, integration = model.synaptic_current, model.integration
-    else:
-        kind = kind_or_model
-    problems = []
-
-    def close(a, b):
-        return abs(float(a) - float(b)) <= 1e-6 * max(abs(float(a)), abs(float(b)))
-
-    g_dendrites = sum(float(value) for key, value in parameters.items()
-                      if key.startswith("g_") and key not in ("g_L", "g_som"))
-    soma_taus = [float(parameters["C"]) / (float(parameters["g_L"]) + g_dendrites + nudge * float(parameters["g_som"]))
-                 for nudge in (0, 1)] if integration == "exact" and "C" in parameters else []
-    for dendrite in kind.dendrites:
-        taus = {f"tau_{dendrite}": parameters.get(f"tau_{dendrite}")}
-        if synaptic_current:
-            taus[f"tau_syn_{dendrite}"] = parameters.get(f"tau_syn_{dendrite}")
-            if close(*taus.values()):
-                problems.append(f"'parameters.tau_syn_{dendrite}': must differ from tau_{dendrite} "
-                                f"({taus[f'tau_{dendrite}']}), the difference-of-exponentials kernel divides by it")
-        for key, tau in taus.items():
-            if tau is not None and any(close(tau, tau_soma) for tau_soma in soma_taus):
-                problems.append(f"'parameters.{key}': must differ from the soma's time constant C/g_total "
-                                f"for exact integration, got {tau}")
-    return problems
+    return NeuronModel(kind=header["model"], parameters=parameters, options=options, source=header["source"],
+                       description=header["description"],
+                       file=Path(source) if not str(source).startswith("<") else None)
 
 
 def load_neuron(name: str | Path, relative_to: Path | None = None) -> NeuronModel:
     """Load a neuron parameter file, given as a path or a name in ``models/neurons/``."""
     path = cfg.resolve_model_file(name, "neurons", relative_to)
     return neuron_from_mapping(cfg.read_toml(path), source=path)
+
+

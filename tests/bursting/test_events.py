@@ -6,7 +6,7 @@ from brian2 import EventMonitor, Hz, Network, PoissonInput, SpikeMonitor, pA, se
 
 from dendritic import bursts
 from dendritic.backend import Backend
-from dendritic.neurons import bursting
+from dendritic.neurons import load_neuron
 
 
 def test_classification_of_a_hand_made_train():
@@ -21,7 +21,7 @@ def test_classification_of_a_hand_made_train():
 
 
 def test_online_detection_matches_numpy_on_noisy_bursting_neurons():
-    model = bursting.load_model("payeur2021")
+    model = load_neuron("payeur2021")
     with Backend("numpy", seed=4) as backend:
         group = model.make_group(30, name="pyramidal")
         group.I_soma = np.linspace(0, 200, 30) * pA

@@ -8,7 +8,7 @@ from brian2 import EventMonitor, Hz, Network, PoissonInput, pA, second
 
 from dendritic.backend import Backend
 from dendritic.config import ConfigError
-from dendritic.neurons import bursting
+from dendritic.neurons import load_neuron
 
 APICAL_DRIVE = np.array([0, 100, 200, 300, 400])  # pA
 PER_LEVEL = 40
@@ -16,7 +16,7 @@ DURATION = 3.0
 
 
 def _rates_under_apical_drive(I_soma):
-    model = bursting.load_model("payeur2021")
+    model = load_neuron("payeur2021")
     n = len(APICAL_DRIVE) * PER_LEVEL
     with Backend("numpy", seed=3) as backend:
         group = model.make_group(n, name="pyramidal")
@@ -47,7 +47,7 @@ def test_apical_drive_raises_burst_probability_at_constant_event_rate():
 
 def test_somatic_input_alone_gives_mostly_isolated_spikes():
     # without background noise or apical input: a somatic step gives regular single spikes
-    model = bursting.load_model("payeur2021")
+    model = load_neuron("payeur2021")
     with Backend("numpy", seed=None) as backend:
         group = model.make_group(3, name="pyramidal")
         group.I_soma = [500, 600, 700] * pA
@@ -63,7 +63,7 @@ def test_parameter_file_errors_name_file_key_and_expectation(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('model = "payeur_pyramidal"\nsource = "x"\n[parameters]\nC_s = "370 mV"\n')
     with pytest.raises(ConfigError) as error:
-        bursting.load_model(bad)
+        load_neuron(bad)
     message = str(error.value)
     assert "bad.toml" in message and "parameters.C_s" in message and "capacitance" in message
     assert "parameters.tau_s" in message  # missing keys are listed too

@@ -23,7 +23,7 @@ import pytest
 from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, mV, ms, pA, second
 
 from dendritic.backend import Backend
-from dendritic.neurons import bursting
+from dendritic.neurons import load_neuron, neuron_from_mapping
 
 DT = 1e-4  # s, as published
 
@@ -125,7 +125,7 @@ def test_pyramidal_subthreshold_matches_published_naudgroup():
     steps = 2000
     ref_s, ref_d, ref_spikes = _naud_reference(steps, -100e-12, 0.0, JUMPS)
     assert len(ref_spikes) == 0
-    v_s, v_d, spikes = _brian_pyramidal(steps, -100e-12, 0.0, JUMPS, bursting.load_model("payeur2021"))
+    v_s, v_d, spikes = _brian_pyramidal(steps, -100e-12, 0.0, JUMPS, load_neuron("payeur2021"))
     assert len(spikes) == 0
     # the dendritic input moves V_d by several mV, and V_s and V_d differ by as much
     assert np.ptp(ref_d) > 5e-3 and np.max(np.abs(ref_s - ref_d)) > 3e-3
@@ -135,7 +135,7 @@ def test_pyramidal_subthreshold_matches_published_naudgroup():
 
 def test_dendritic_driving_force_option_gives_the_physical_form():
     steps = 2000
-    model = bursting.model_from_mapping({**_raw("payeur2021"), "dendritic_driving_force": "dendrite"})
+    model = neuron_from_mapping({**_raw("payeur2021"), "dendritic_driving_force": "dendrite"})
     ref_s, ref_d, _ = _naud_reference(steps, -100e-12, 0.0, JUMPS, driving_force="dendrite")
     v_s, v_d, _ = _brian_pyramidal(steps, -100e-12, 0.0, JUMPS, model)
     assert np.max(np.abs(v_d - ref_d)) < 1e-9
@@ -148,7 +148,7 @@ def test_pyramidal_bursts_match_published_naudgroup():
     -38 mV) and give spikes within the 16 ms burst window: the same spikes, step for step."""
     steps = 5000
     ref_s, ref_d, ref_spikes = _naud_reference(steps, 500e-12, 800e-12, JUMPS)
-    v_s, v_d, spikes = _brian_pyramidal(steps, 500e-12, 800e-12, JUMPS, bursting.load_model("payeur2021"))
+    v_s, v_d, spikes = _brian_pyramidal(steps, 500e-12, 800e-12, JUMPS, load_neuron("payeur2021"))
     assert len(ref_spikes) > 20 and np.sum(np.diff(ref_spikes) < 160) > 5 and ref_d.max() > -38e-3
     assert len(spikes) == len(ref_spikes)
     assert np.max(np.abs(spikes - ref_spikes)) <= 1
@@ -157,7 +157,7 @@ def test_pyramidal_bursts_match_published_naudgroup():
 @pytest.mark.parametrize("name", ["payeur2021_pv", "payeur2021_som"])
 def test_interneurons_match_published_adexgroup(name):
     """Clamped to E_L while refractory (``AdExGroup::evolve``), not held at V_reset."""
-    model = bursting.load_model(name)
+    model = load_neuron(name)
     p = {key: float(value) for key, value in model.parameters.items()}
     steps, I_ext = 5000, 400e-12
     ref_v, ref_spikes = _adex_reference(steps, I_ext, p["C"], p["g_L"], p["E_L"], p["V_T"], p["delta_T"],
@@ -182,7 +182,7 @@ def test_interneurons_match_published_adexgroup(name):
 
 
 def test_refractory_option_reset_holds_v_reset():
-    model = bursting.model_from_mapping({**_raw("payeur2021_pv"), "refractory_potential": "reset"})
+    model = neuron_from_mapping({**_raw("payeur2021_pv"), "refractory_potential": "reset"})
     with Backend("numpy", seed=None, dt=DT * second) as backend:
         group = model.make_group(1, name="interneuron")
         group.I_ext = 400 * pA
