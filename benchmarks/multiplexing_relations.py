@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neurons", type=int, default=4000, help="pyramidal neurons per population")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--network", default="multiplexing")
+    parser.add_argument("--config", default="multiplexing", help="circuit file or name in models/networks")
     parser.add_argument("--output", type=Path, default=OUT_DIR / "multiplexing_relations.json")
     args = parser.parse_args(argv)
 
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     from dendritic.io import machine, write_json
     from dendritic.plots import save_figure
 
-    spec = multiplexing.load_circuit(args.network)
+    spec = multiplexing.load_circuit(args.config)
     if args.neurons != spec.values["populations"][0]["N"]:
         spec = spec.resized(args.neurons)
     per_seed, analyses = [], []

@@ -135,6 +135,7 @@ def worker(variant: str, target: str, N: int, duration: float, build_dir: Path, 
 
     from dendritic.backend import Backend
     from dendritic.neurons import load_neuron
+    from dendritic.neurons.compartments import poisson_threshold
     from dendritic.plasticity.dendritic_prediction import PresynapticTrace, spike_source
 
     rule = rule_of(variant)
@@ -149,9 +150,8 @@ def worker(variant: str, target: str, N: int, duration: float, build_dir: Path, 
         rss_file = Path(tempfile.mkstemp(prefix="bench-time-", suffix=".txt")[1])
         prefs.devices.cpp_standalone.run_cmd_unix = ["/usr/bin/time", "-f", "%M %e %U %S", "-o", str(rss_file),
                                                      "./main"]
-        prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(1, min(4, os.cpu_count() or 1))}"]
     backend = Backend(target, build_dir=build_dir if standalone else None, seed=SEED, dt=DT * second)
-    threshold = "rand() < 1 - exp(-rate*dt)"
+    threshold = poisson_threshold("rate")
     with backend:
         start = time.perf_counter()
         model = load_neuron(neuron)

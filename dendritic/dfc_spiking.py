@@ -57,13 +57,13 @@ and the update fluctuate and average out over the measuring window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from brian2 import (Hz, NeuronGroup, Network, SpikeMonitor, StateMonitor, Synapses, TimedArray, mV, second,
                     volt)
 
-from dendritic.neurons import transfer
+from dendritic.neurons import compartments, transfer
 from dendritic.neurons.model import NeuronModel
 from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule, spike_source
 from dendritic.rate.dfc import steady_state_control
@@ -504,7 +504,7 @@ def build_circuit(spec: SpikingDFC, protocol: Protocol, backend, controller_reco
     model = rule.presynaptic(output_model)
     models = {l: (output_model if l == depth else model) for l in range(1, depth + 1)}
 
-    layers = [spike_source(m * sizes[0], "rand() < 1 - exp(-input_rate(t, i)*dt)", "layer_0", traces=(rule.trace,),
+    layers = [spike_source(m * sizes[0], compartments.poisson_threshold("input_rate(t, i)"), "layer_0", traces=(rule.trace,),
                            namespace=namespace)]
     for l in range(1, depth + 1):
         layers.append(models[l].make_group(m * sizes[l], name=f"layer_{l}", namespace=namespace))

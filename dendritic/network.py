@@ -53,7 +53,7 @@ from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapse
 
 from dendritic import config as cfg
 from dendritic.neurons import NeuronModel, load_neuron
-from dendritic.neurons.compartments import unit_name
+from dendritic.neurons.compartments import poisson_threshold, unit_name
 
 __all__ = ["NETWORK_SCHEMA", "CircuitSpec", "Circuit", "load_circuit", "circuit_from_mapping", "build_circuit",
            "draw_connectivity"]
@@ -240,7 +240,7 @@ def build_circuit(spec: CircuitSpec, backend) -> Circuit:
     circuit = Circuit(network=Network())
     for source in values["inputs"]:
         group = NeuronGroup(source["N"], "rate : Hz (shared, constant)",
-                            threshold="rand() < 1 - exp(-rate*dt)", name=source["name"])
+                            threshold=poisson_threshold("rate"), name=source["name"])
         group.rate = source["rate"]
         circuit.groups[source["name"]] = group
     for population in values["populations"]:

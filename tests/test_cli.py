@@ -25,7 +25,7 @@ def test_population_experiment_writes_results_and_figure(tmp_path, capsys):
 def test_bad_model_file_is_reported_not_raised(tmp_path, capsys):
     bad = tmp_path / "net.toml"
     bad.write_text('[run]\nduration = "1 parsec"\n[[populations]]\nname = "p"\nneuron = "urbanczik2014"\nN = 2\n')
-    assert main(["run", "population", "--target", "numpy", "--network", str(bad),
+    assert main(["run", "population", "--target", "numpy", "--config", str(bad),
                  "--output", str(tmp_path / "x.h5")]) == 2
     assert f"{bad}: key 'run.duration'" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()

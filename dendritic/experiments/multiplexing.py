@@ -415,7 +415,7 @@ def figure(analysis: dict, correlation: dict, title: str = ""):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--network", default="multiplexing",
+    parser.add_argument("--config", default="multiplexing",
                         help="circuit file or name in models/networks (default: %(default)s)")
     parser.add_argument("--neurons", type=int, default=None,
                         help="neurons per pyramidal population (default: from the file, 4000 as published); "
@@ -426,7 +426,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> Path:
-    spec = load_circuit(args.network)
+    spec = load_circuit(args.config)
     if args.neurons is not None:
         spec = spec.resized(args.neurons)
     raw, analysis, correlation, timing, backend = simulate(spec, target=args.target, build_dir=args.build_dir,

@@ -268,7 +268,7 @@ def figure(results: dict, title: str = ""):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--protocol", default="plasticity_protocol",
+    parser.add_argument("--config", default="plasticity_protocol",
                         help="protocol file or name in models/experiments (default: %(default)s)")
     parser.add_argument("--duration", type=cfg.parse_quantity, default=None,
                         help='protocol duration, e.g. "100 s" (default: from the file)')
@@ -277,7 +277,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> Path:
-    settings = load_protocol(args.protocol)
+    settings = load_protocol(args.config)
     if args.duration is not None:
         settings["run"]["duration"] = args.duration
     results = simulate(settings, target=args.target, build_dir=args.build_dir, seed=args.seed, progress=True)

@@ -18,7 +18,7 @@ HELP = "simulate a population of three-compartment neurons (HDF5 + PNG)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--network", default="population",
+    parser.add_argument("--config", default="population",
                         help="network file or name in models/networks (default: %(default)s)")
     parser.add_argument("--duration", type=parse_quantity, default=None,
                         help='simulated time, e.g. "500 ms" (default: from the network file)')
@@ -28,7 +28,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> Path:
-    spec = load_circuit(args.network)
+    spec = load_circuit(args.config)
     run_settings = dict(spec.run)
     if args.duration is not None:
         run_settings["duration"] = args.duration

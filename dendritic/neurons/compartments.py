@@ -20,6 +20,7 @@ from brian2 import Equations
 __all__ = [
     "passive_dendrite",
     "kernel_step_factor",
+    "poisson_threshold",
     "synaptic_input",
     "coupled_soma",
     "parameter_lines",
@@ -187,6 +188,13 @@ def input_lines(inputs: Mapping[str, str], expressions: Mapping[str, str] | None
     return "\n".join(lines)
 
 
+def poisson_threshold(rate: str = "rate") -> str:
+    """Threshold of a Poisson spike train on the time grid: a spike in a step with
+    probability 1 - exp(-rate dt) (at least one event of a Poisson process of rate
+    ``rate``, a Brian expression, within the step)."""
+    return f"rand() < 1 - exp(-({rate})*dt)"
+
+
 def spike_generation(spiking: str, rate: str = "rate", potential: str = "u", actions=()) -> dict:
     """Keyword arguments of ``NeuronGroup`` for the output mode.
 
@@ -198,7 +206,7 @@ def spike_generation(spiking: str, rate: str = "rate", potential: str = "u", act
     """
     actions = tuple(actions)
     if spiking == "poisson":
-        return {"threshold": f"rand() < 1 - exp(-{rate}*dt)", "refractory": "t_ref",
+        return {"threshold": poisson_threshold(rate), "refractory": "t_ref",
                 **({"reset": "\n".join(actions)} if actions else {})}
     if spiking == "threshold":
         return {

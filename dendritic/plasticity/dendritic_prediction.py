@@ -150,7 +150,7 @@ class PresynapticTrace:
 def spike_source(N: int, threshold: str, name: str, traces=(PresynapticTrace(),), equations: str = "",
                  namespace=None) -> NeuronGroup:
     """A group of spike sources carrying presynaptic traces, e.g. Poisson inputs with
-    ``threshold="rand() < 1 - exp(-rate*dt)"`` and ``equations="rate : Hz (shared, constant)"``.
+    ``threshold=compartments.poisson_threshold("rate")`` and ``equations="rate : Hz (shared, constant)"``.
     Integrated like the neuron models (exponential Euler: the trace exactly, its
     interval integral by the left Riemann sum)."""
     lines = [line for trace in traces for line in trace.equations()]

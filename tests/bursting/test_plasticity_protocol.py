@@ -58,7 +58,7 @@ def test_cli_writes_hdf5_and_png(tmp_path, monkeypatch):
     text = text.replace("post_neurons = 40", "post_neurons = 2").replace("pre_neurons = 10", "pre_neurons = 2")
     path.write_text(text.replace('duration = "20 s"', 'duration = "1 s"'))
     output = tmp_path / "out" / "protocol.h5"
-    assert main(["run", "plasticity-protocol", "--target", "numpy", "--protocol", str(path),
+    assert main(["run", "plasticity-protocol", "--target", "numpy", "--config", str(path),
                  "--output", str(output)]) == 0
     results = read_results(output)
     assert results["weight_change_mean"].shape == (1, 10)
