@@ -40,3 +40,20 @@ def test_circuit_synapses_onto_urbanczik_neurons_use_the_current_stage():
     single = E_L + WEIGHT * np.where(lag >= 0, np.exp(-lag / tau_L), 0.0).sum(axis=1)
     assert np.max(np.abs(expected - single)) > 1e-3
     np.testing.assert_allclose(v_basal, expected, atol=2e-3 * WEIGHT)
+
+
+def test_connectivity_orders():
+    """``order="pre"`` sorts a fan-in draw's synapses by presynaptic neuron without
+    changing the pairs; a probability draw in either order has the expected count and no
+    duplicate pair."""
+    from dendritic.network import draw_connectivity
+
+    by_post = draw_connectivity(np.random.default_rng(5), 50, 40, fan_in=7)
+    by_pre = draw_connectivity(np.random.default_rng(5), 50, 40, fan_in=7, order="pre")
+    assert sorted(zip(*by_post)) == sorted(zip(*by_pre))
+    assert np.all(np.diff(by_pre[0]) >= 0) and np.all(np.diff(by_post[1]) >= 0)
+    for order, key in (("pre", 0), ("post", 1)):
+        i, j = draw_connectivity(np.random.default_rng(6), 300, 200, probability=0.05, order=order)
+        assert np.all(np.diff(np.asarray((i, j))[key]) >= 0)
+        assert len(set(zip(i.tolist(), j.tolist()))) == len(i)
+        assert abs(len(i) - 0.05 * 300 * 200) < 4 * np.sqrt(0.05 * 0.95 * 300 * 200)

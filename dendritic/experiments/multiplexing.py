@@ -47,6 +47,7 @@ from dendritic import background, bursts
 from dendritic import config as cfg
 from dendritic.backend import Backend
 from dendritic.io import provenance, write_results
+from dendritic.network import draw_connectivity
 from dendritic.neurons import load_neuron
 from dendritic.plasticity import short_term
 
@@ -250,7 +251,8 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         published_fan_in = connection["probability"] * spec.file_sizes[connection["pre"]]
         probability = min(1.0, published_fan_in / len(pre)) if spec.keep == "fan_in" else connection["probability"]
         scale = published_fan_in / (probability * len(pre))
-        i, j = _draw(rng, len(pre), len(post), probability)
+        # ordered by presynaptic neuron: a spike's synapses are contiguous in memory
+        i, j = draw_connectivity(rng, len(pre), len(post), probability=probability, order="pre")
         efficacy = f"*{short_term.efficacy(connection['stp'])}" if connection["stp"] != "none" else ""
         name = f"{connection['pre']}_to_{connection['post']}_{connection['target']}"
         s = Synapses(pre, post, "weight : 1 (constant)", on_pre=f"{connection['target']}_post += weight{efficacy}",
@@ -276,16 +278,6 @@ def build_circuit(spec: CircuitSpec, backend: Backend) -> Circuit:
         monitors[f"{name}_spike"] = SpikeMonitor(group, name=f"{name}_spikes")
     network = Network(*groups.values(), *synapses, *monitors.values())
     return Circuit(network, groups, monitors, stimuli, spec)
-
-
-def _draw(rng, n_pre, n_post, probability):
-    """Each pair connected independently with ``probability`` (no self-connection rule:
-    as Auryn's SparseConnection)."""
-    total = rng.binomial(n_pre * n_post, probability)
-    flat = np.sort(rng.choice(n_pre * n_post, size=total, replace=False))
-    # ordered by presynaptic neuron: a spike's synapses are contiguous in memory
-    pre, post = np.divmod(flat, n_post)
-    return pre.astype(np.int32), post.astype(np.int32)
 
 
 def analyse(circuit_results: dict, spec: CircuitSpec) -> dict:
