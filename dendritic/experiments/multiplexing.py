@@ -26,11 +26,13 @@ probability follows its dendritic input; population 2's event rate follows popul
 population 2's burst rate (feedback channel).
 
 Synaptic weights are in units of the target compartment's leak conductance (as in
-Auryn). When the circuit is resized (``--neurons``), the connection probability stays
-0.05 and every weight is scaled by (size in the file / actual size) of its presynaptic
-population, so each neuron's mean synaptic input stays that of the published circuit;
-its fluctuations, and the noise of the population signals, grow at small sizes.
-Connections with weight 0 in the file are not built.
+Auryn). When the circuit is resized (``--neurons``), each neuron keeps the published
+number of inputs and their weights (the connection probability becomes 0.05 N_file / N,
+capped at 1 and the cap made up by the weights), as ``sim_propagation.cpp`` scales its
+recurrent connections; ``CircuitSpec.resized(N, keep="probability")`` keeps p = 0.05
+and scales the weights by N_file / N instead (same mean input, larger fluctuations: at
+400 per population the Fig. 3 relations fall to r = 0.2-0.4). Connections with weight 0
+in the file are not built.
 """
 
 from __future__ import annotations
