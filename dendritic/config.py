@@ -39,6 +39,8 @@ __all__ = [
     "Table",
     "TableList",
     "TextList",
+    "QuantityList",
+    "IntegerList",
     "QuantityTable",
     "parse_quantity",
     "load",
@@ -189,6 +191,47 @@ class Flag(Field):
             problems.append(f"'{where}': expected true or false, got {value!r}")
             return None
         return value
+
+
+@dataclass(frozen=True)
+class QuantityList(Field):
+    """An array of quantities, each checked as :class:`Quantity` (``unit``, ``bound``),
+    at least ``minimum_length`` of them; ``ordered`` returns them sorted."""
+
+    unit: Any = 1
+    bound: str | None = None
+    minimum_length: int = 1
+    ordered: bool = False
+
+    def check(self, value, where, problems):
+        if not isinstance(value, list) or len(value) < self.minimum_length:
+            problems.append(f"'{where}': expected an array of at least {self.minimum_length} "
+                            f"{describe_dimension(self.unit)} values, got {value!r}")
+            return None
+        element = Quantity(unit=self.unit, bound=self.bound)
+        before = len(problems)
+        quantities = [element.check(item, f"{where}[{n}]", problems) for n, item in enumerate(value)]
+        if len(problems) > before:
+            return None
+        return sorted(quantities, key=float) if self.ordered else quantities
+
+
+@dataclass(frozen=True)
+class IntegerList(Field):
+    """An array of at least ``minimum_length`` whole numbers, each at least ``minimum``."""
+
+    minimum: int | None = None
+    minimum_length: int = 1
+
+    def check(self, value, where, problems):
+        if (not isinstance(value, list) or len(value) < self.minimum_length
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+                or (self.minimum is not None and any(v < self.minimum for v in value))):
+            bound = f" >= {self.minimum}" if self.minimum is not None else ""
+            problems.append(f"'{where}': expected an array of at least {self.minimum_length} whole numbers{bound}, "
+                            f"got {value!r}")
+            return None
+        return list(value)
 
 
 @dataclass(frozen=True)

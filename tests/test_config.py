@@ -96,3 +96,16 @@ def test_network_cross_references_are_checked(tmp_path):
 def test_network_file_loads():
     spec = load_circuit("population")
     assert spec.run["duration"].dim is second.dim
+
+
+def test_list_fields_check_each_element_and_name_its_index():
+    schema = {"windows": cfg.QuantityList(unit=second, bound="positive", ordered=True),
+              "sizes": cfg.IntegerList(minimum=1, minimum_length=2)}
+    values = cfg.validate({"windows": ["1 s", "200 ms"], "sizes": [4, 3]}, schema, source="x.toml")
+    assert [float(w) for w in values["windows"]] == [0.2, 1.0] and values["sizes"] == [4, 3]
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate({"windows": ["1 s", "2 mV", "-1 s"], "sizes": [4]}, schema, source="x.toml")
+    message = str(error.value)
+    assert "x.toml: key 'windows[1]'" in message and "a time" in message
+    assert "'windows[2]'" in message and "positive" in message
+    assert "'sizes'" in message and "at least 2 whole numbers >= 1" in message

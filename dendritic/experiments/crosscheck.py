@@ -41,7 +41,6 @@ Results: HDF5 (weights, rates, updates, angles, controller trace) and a PNG figu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,22 +60,6 @@ HELP = "spiking DFC vs its rate reduction: rates and weight-update angles vs tim
 REFERENCES = ("DFC", "DFC-SSA", "MN", "GN", "BP")
 
 
-@dataclass(frozen=True)
-class _IntegerList(cfg.Field):
-    """An array of whole numbers, each at least ``minimum``."""
-
-    minimum: int = 1
-    length: int = 2
-
-    def check(self, value, where, problems):
-        if (not isinstance(value, list) or len(value) < self.length
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= self.minimum for v in value)):
-            problems.append(f"'{where}': expected an array of at least {self.length} whole numbers >= {self.minimum}, "
-                            f"got {value!r}")
-            return None
-        return list(value)
-
-
 SCHEMA = {
     "description": cfg.Text(default=""),
     "neuron": cfg.Text(doc="neuron parameter file (pyramidal kind, Poisson spiking)"),
@@ -86,7 +69,7 @@ SCHEMA = {
         "seed": cfg.Integer(minimum=0, default=0),
     }),
     "network": cfg.Table(schema={
-        "sizes": _IntegerList(doc="units per layer, input first"),
+        "sizes": cfg.IntegerList(minimum=1, minimum_length=2, doc="units per layer, input first"),
         "population": cfg.Integer(minimum=1, doc="neurons per unit"),
         "weight_std": cfg.Quantity(unit=mV / Hz, bound="positive"),
         "feedback": cfg.Choice(options=("pseudoinverse", "transpose", "gauss_newton")),
@@ -111,7 +94,8 @@ SCHEMA = {
         "feedforward": cfg.Quantity(unit=ms, bound="positive"),
         "transient": cfg.Quantity(unit=ms, bound="nonnegative"),
         "settle": cfg.Quantity(unit=ms, bound="nonnegative"),
-        "windows": cfg.TextList(doc="measuring windows (simulated time per sample), e.g. [\"0.2 s\", \"1 s\"]"),
+        "windows": cfg.QuantityList(unit=second, bound="positive", ordered=True,
+                                    doc="measuring windows (simulated time per sample), e.g. [\"0.2 s\", \"1 s\"]"),
         "learning_interval": cfg.Quantity(unit=ms, bound="positive", default="1 ms"),
     }),
 }
@@ -121,20 +105,14 @@ def load_experiment(path="crosscheck") -> dict:
     """Validate an experiment file (a path, or a name in ``models/experiments/``)."""
     path = cfg.resolve_model_file(path, "experiments")
     values = cfg.load(path, SCHEMA)
-    values["protocol"]["windows"] = parse_windows(values["protocol"]["windows"], source=path)
     values["file"] = path
     return values
 
 
 def parse_windows(texts, source="<input>") -> list:
-    windows = []
-    for text in texts:
-        window = cfg.validate({"w": text}, {"w": cfg.Quantity(unit=second, bound="positive")}, source=source,
-                              prefix="protocol.windows.")["w"]
-        windows.append(window)
-    if not windows:
-        raise cfg.ConfigError([f"{source}: 'protocol.windows': expected at least one window"])
-    return sorted(windows)
+    """Measuring windows given on the command line (``--windows``), checked as the file's."""
+    return cfg.validate({"windows": list(texts)}, {"windows": SCHEMA["protocol"].schema["windows"]},
+                        source=source, prefix="protocol.")["windows"]
 
 
 # -- the rate side ----------------------------------------------------------------------

@@ -58,7 +58,8 @@ SCHEMA = {
         "seed": cfg.Integer(minimum=0, default=0),
     }),
     "protocol": cfg.Table(schema={
-        "event_rates": cfg.TextList(doc="event rates of pre and post neurons, e.g. [\"5 Hz\"]"),
+        "event_rates": cfg.QuantityList(unit=Hz, bound="positive",
+                                        doc="event rates of pre and post neurons, e.g. [\"5 Hz\"]"),
         "burst_probabilities": _Probabilities(doc="array of burst probabilities p"),
         "initial_burst_probability": cfg.Number(bound="nonnegative", maximum=1.0,
                                                 doc="P_bar(0), the starting moving-average burst probability"),
@@ -83,17 +84,8 @@ def load_protocol(name="plasticity_protocol") -> dict:
     path = cfg.resolve_model_file(name, "experiments")
     values = cfg.load(path, SCHEMA)
     problems = []
-    rates = []
-    for n, text in enumerate(values["protocol"]["event_rates"]):
-        try:
-            rate = cfg.parse_quantity(text)
-            if rate.dim != Hz.dim or not float(rate) > 0:
-                raise ValueError("not a positive rate")
-            rates.append(rate)
-        except ValueError as error:
-            problems.append(f"{path}: key 'protocol.event_rates[{n}]': expected a rate such as \"5 Hz\", "
-                            f"got {text!r} ({error})")
     protocol = values["protocol"]
+    rates = protocol["event_rates"]
     if protocol["burst_delay_max"] < protocol["burst_delay_min"]:
         problems.append(f"{path}: key 'protocol.burst_delay_max': expected at least burst_delay_min")
     if protocol["burst_delay_max"] >= protocol["burst_window"]:
@@ -105,7 +97,6 @@ def load_protocol(name="plasticity_protocol") -> dict:
                             f"{protocol['event_dead_time']}")
     if problems:
         raise cfg.ConfigError(problems)
-    protocol["event_rates"] = rates
     values["source_file"] = str(path)
     return values
 
