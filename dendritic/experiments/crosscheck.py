@@ -156,14 +156,14 @@ def rate_references(net, x, target, labels, alpha: float, gamma: float) -> dict:
     mn = [batch * dw for dw in minimum_norm_update(net, x, delta_L, gamma * mn_scale)[0]]
     gn = gauss_newton_update(net, x, delta_L, gamma * gn_scale, include_biases=False)[0]
     bp = [-g for g in backprop_gradients(net, x, ff_r[-1] - labels)[0]]
-    scales = [float(s.mean()) for s in presynaptic_scales(x, ff_r, include_biases=False)]
+    per_sample_scales = presynaptic_scales(x, ff_r, include_biases=False)
+    scales = [float(s.mean()) for s in per_sample_scales]
     pre = [x] + steady.r[:-1]
     # voltage difference rule (v - v^B) r_{l-1}^T at the exact steady state
     voltage_rule = [(steady.v[i] - steady.v_basal[i]).T @ pre[i] for i in range(net.depth)]
     jac = full_jacobian(net, ff_v)
     condition = condition_2(jac, net.full_feedback)
-    condition_gn = gauss_newton_condition(jac, net.full_feedback, presynaptic_scales(x, ff_r, include_biases=False),
-                                          net.sizes[1:])
+    condition_gn = gauss_newton_condition(jac, net.full_feedback, per_sample_scales, net.sizes[1:])
     return {
         "feedforward": ff_r, "steady": steady, "linear": linear, "layer_scales": np.array(scales),
         "condition_2": condition, "condition_GN": condition_gn,

@@ -36,8 +36,9 @@ class NeuronKind:
     ``header`` maps the kind's header options (besides ``model``, ``source`` and
     ``description``) to their fields; ``potential`` names the somatic potential.
     Subclasses give the parameter schema for a header (:meth:`parameter_schema`), the
-    equations (:meth:`equations`), the ``NeuronGroup`` arguments
-    (:meth:`group_arguments`) and the initial state (:meth:`initialise`).
+    equations (``equations(model, inputs)``), the ``NeuronGroup``
+    (``make_group(model, ...)``), what follows once its parameters are set
+    (``prepare``) and the initial state (``initialise``).
     """
 
     name: str
@@ -87,7 +88,7 @@ _NOISE_PARAMETERS = {
 }
 
 
-def _compartmental_header(options: frozenset) -> dict:
+def _compartmental_header() -> dict:
     from dendritic.neurons import transfer
 
     return {
@@ -119,7 +120,7 @@ class CompartmentalKind(NeuronKind):
 
     def __post_init__(self):
         if not self.header:
-            object.__setattr__(self, "header", _compartmental_header(self.options))
+            object.__setattr__(self, "header", _compartmental_header())
 
     def parameter_schema(self, options: Mapping) -> Mapping[str, cfg.Field]:
         from dendritic.neurons import transfer
