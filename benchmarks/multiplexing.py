@@ -42,6 +42,7 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
     from brian2 import second
 
     from dendritic.backend import Backend
+    from dendritic import circuits
     from dendritic.experiments import multiplexing
 
     spec = multiplexing.load_circuit("multiplexing")
@@ -55,7 +56,7 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
     wall_start = time.perf_counter()
     with backend:
         start = time.perf_counter()
-        circuit = multiplexing.build_circuit(spec, backend)
+        circuit = circuits.build_circuit(spec, backend, duration=simulated * second)
         result["build_circuit_s"] = time.perf_counter() - start
         result["synapses"] = int(sum(len(obj) for obj in circuit.network.objects
                                      if isinstance(obj, brian2.Synapses)))
@@ -72,16 +73,7 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
         else:
             loop = float(device._last_run_time)
             result.update(compile_s=total - loop, run_s=loop)
-        raw = {"spikes": {}, "stimuli": circuit.stimuli}
-        import numpy as np
-
-        for name, group in circuit.groups.items():
-            monitor = circuit.monitors[f"{name}_spike"]
-            record = {"N": len(group), "t": np.asarray(monitor.t[:] / second)}
-            if f"{name}_event" in circuit.monitors:
-                record["event_t"] = np.asarray(circuit.monitors[f"{name}_event"].t[:] / second)
-                record["burst_t"] = np.asarray(circuit.monitors[f"{name}_burst"].t[:] / second)
-            raw["spikes"][name] = record
+        raw = {"spikes": circuit.spike_records(), "stimuli": circuit.stimuli}
     result["wall_s"] = time.perf_counter() - wall_start
     result["sim_per_wall"] = simulated / result["run_s"]
     result["spikes"] = {name: int(len(r["t"])) for name, r in raw["spikes"].items()}

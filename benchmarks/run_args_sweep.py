@@ -59,7 +59,7 @@ def run_sweep(N: int, duration: float, build_dir: Path) -> dict:
     from brian2 import Hz, second
 
     from dendritic.backend import Backend
-    from dendritic.network import build_circuit, circuit_from_mapping
+    from dendritic.circuits import build_circuit, circuit_from_mapping
 
     shutil.rmtree(build_dir, ignore_errors=True)
     spec = circuit_from_mapping(circuit_mapping(N, duration))
@@ -88,7 +88,7 @@ def run_point(N: int, duration: float, rate: float, folder: Path) -> dict:
     from brian2 import get_device, second
 
     from dendritic.backend import Backend
-    from dendritic.network import build_circuit, circuit_from_mapping
+    from dendritic.circuits import build_circuit, circuit_from_mapping
 
     spec = circuit_from_mapping(circuit_mapping(N, duration, input_rate=rate))
     backend = Backend("cpp_standalone", build_dir=folder, seed=SEED, dt=DT * second)

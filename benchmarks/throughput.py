@@ -133,7 +133,7 @@ def worker(target: str, N: int, duration: float, build_dir: Path, cache_dir: Pat
     from brian2 import prefs, second
 
     from dendritic.backend import Backend
-    from dendritic.network import build_circuit, circuit_from_mapping
+    from dendritic.circuits import build_circuit, circuit_from_mapping
 
     spec = circuit_from_mapping(circuit_mapping(N, duration))
     result = {"target": target, "N": N, "duration": duration, "n_inputs": n_inputs(N),
@@ -188,7 +188,7 @@ def worker(target: str, N: int, duration: float, build_dir: Path, cache_dir: Pat
 
 def write_bare_input(path: Path, N: int, duration: float, input_rate: float = INPUT_RATE) -> None:
     """The bare C++ program's input: parameters and the same connectivity as build_circuit."""
-    from dendritic.network import circuit_from_mapping, draw_connectivity
+    from dendritic.circuits import circuit_from_mapping, draw_connectivity
 
     spec = circuit_from_mapping(circuit_mapping(N, duration, input_rate))
     model = spec.models["pyr"]

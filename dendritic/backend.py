@@ -23,7 +23,7 @@ Random numbers: ``seed`` seeds Brian's generator (thresholds with ``rand()``, no
 every target; numpy, cython and cpp_standalone draw the same sequence for
 ``rand()``/``randn()`` in neuron code, so seeded runs agree spike for spike.
 Connectivity and weights are drawn in NumPy from ``numpy.random.default_rng(seed)``
-(see :mod:`dendritic.network`), never with ``rand()`` in synaptic initialisers (the
+(see :mod:`dendritic.circuits`), never with ``rand()`` in synaptic initialisers (the
 Cython target draws those from a different stream).
 """
 

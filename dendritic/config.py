@@ -42,6 +42,8 @@ __all__ = [
     "QuantityList",
     "IntegerList",
     "QuantityTable",
+    "Magnitude",
+    "RawTable",
     "parse_quantity",
     "load",
     "read_toml",
@@ -261,6 +263,44 @@ class QuantityTable(Field):
             except (ValueError, TypeError) as error:
                 problems.append(f"{where}.{key}: expected a quantity such as \"5 mV\", got {text!r} ({error})")
         return parsed
+
+
+@dataclass(frozen=True)
+class Magnitude(Field):
+    """A number or a quantity string (``0.05``, ``"1 mV"``) whose unit is known only later
+    (e.g. a synaptic weight, in the unit of the target variable); parsed, its dimension
+    checked by the caller. ``bound`` as for :class:`Quantity`."""
+
+    bound: str | None = None
+
+    def check(self, value, where, problems):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problems.append(f"'{where}': expected a number or a quantity such as \"1 mV\", got {value!r}")
+            return None
+        try:
+            quantity = parse_quantity(value) if isinstance(value, str) else BrianQuantity(float(value))
+        except ValueError as error:
+            problems.append(f"'{where}': expected a number or a quantity such as \"1 mV\", got {value!r} ({error})")
+            return None
+        if self.bound == "positive" and not float(quantity) > 0:
+            problems.append(f"'{where}': expected a positive value, got {value!r}")
+            return None
+        if self.bound == "nonnegative" and not float(quantity) >= 0:
+            problems.append(f"'{where}': expected a non-negative value, got {value!r}")
+            return None
+        return quantity
+
+
+@dataclass(frozen=True)
+class RawTable(Field):
+    """A table passed on as written, validated later against a schema chosen by one of
+    its keys (e.g. a plasticity rule's parameters, chosen by ``rule``)."""
+
+    def check(self, value, where, problems):
+        if not isinstance(value, Mapping):
+            problems.append(f"'{where}': expected a table, got {value!r}")
+            return None
+        return dict(value)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from brian2.units.fundamentalunits import get_dimensions
 
 from dendritic import config as cfg
 from dendritic.neurons import load_neuron
-from dendritic.network import load_circuit
+from dendritic.circuits import load_circuit
 
 
 @pytest.mark.parametrize("text, expected", [

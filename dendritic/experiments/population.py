@@ -11,7 +11,7 @@ from pathlib import Path
 from dendritic.backend import Backend
 from dendritic.config import parse_quantity
 from dendritic.io import provenance, write_results
-from dendritic.network import build_circuit, load_circuit
+from dendritic.circuits import build_circuit, load_circuit
 
 NAME = "population"
 HELP = "simulate a population of three-compartment neurons (HDF5 + PNG)"

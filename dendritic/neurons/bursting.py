@@ -226,6 +226,8 @@ PAYEUR_PYRAMIDAL = register(ConductanceKind(
         doc="potential that sets the driving force of the dendritic synapses: the soma's, as in "
             "Auryn's NaudGroup (published), or the dendrite's (physical)")},
     potential="V_s",
+    conductances=("g_ampa_s", "g_gaba_s", "g_ampa_d", "g_gaba_d"),
+    random_potential=True,
     detects_bursts=True,
     body=_pyramidal_body,
     threshold="V_s > V_thr",
@@ -242,6 +244,8 @@ ADEX = register(ConductanceKind(
         doc="potential while refractory: clamped to E_L, as Auryn's AdExGroup (published), or held at "
             "V_reset")},
     potential="V",
+    conductances=("g_ampa", "g_gaba"),
+    random_potential=True,
     body=_adex_body,
     threshold="V > V_peak",
     reset="V = V_reset\nw += b",

@@ -47,7 +47,15 @@ class NeuronKind:
     header: Mapping[str, cfg.Field] = field(default_factory=dict)
     potential: str = "u"
     dendrites: tuple[str, ...] = ()
+    conductances: tuple[str, ...] = ()
     detects_bursts: bool = False
+    random_potential: bool = False  # initialise() can draw the potential (potential_sd)
+
+    def synaptic_targets(self) -> dict[str, str]:
+        """Postsynaptic variables a synapse can act on, with the unit of its weight:
+        a dendrite (``volt``: the jump of its potential) or a conductance (``1``: the
+        jump in units of the compartment's leak conductance, as in Auryn)."""
+        return {**{d: "volt" for d in self.dendrites}, **{g: "1" for g in self.conductances}}
 
     def defaults(self) -> dict:
         """Header option values of a file that sets none."""
@@ -231,7 +239,9 @@ class ConductanceKind(NeuronKind):
 
     ``body(options)`` returns the equation text for the header options; ``threshold``,
     ``reset`` and ``refractory`` are the ``NeuronGroup`` arguments; ``detects_bursts``
-    adds the online event and burst detection of :mod:`dendritic.bursts`.
+    adds the online event and burst detection of :mod:`dendritic.bursts`;
+    ``conductances`` are the synaptic conductances (in units of the leak) that
+    synapses increment.
     """
 
     body: Callable[[Mapping], str] = None

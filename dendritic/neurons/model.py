@@ -162,14 +162,25 @@ class NeuronModel:
         potential around E_L from the NumPy generator ``rng``)."""
         self.spec.initialise(self, group, potential_sd=potential_sd, rng=rng)
 
-    def synaptic_input(self, dendrite: str, weight: str = "w") -> str:
-        """``on_pre`` statement of a synapse of weight ``weight`` (volt) onto ``dendrite``:
-        the PSP kernel is w exp(-t/tau), or the difference of exponentials with the
-        synaptic-current stage (:func:`dendritic.neurons.compartments.synaptic_input`)."""
-        if dendrite not in self.spec.dendrites:
-            raise ValueError(f"the {self.kind} neuron has no '{dendrite}' dendrite "
-                             f"(it has: {', '.join(self.spec.dendrites) or 'none'})")
-        return compartments.synaptic_input(dendrite, self.synaptic_current, weight)
+    @property
+    def synaptic_targets(self) -> dict[str, str]:
+        """Postsynaptic variables synapses act on -> unit of their weight (``volt`` for a
+        dendrite, ``1`` for a conductance in units of the leak)."""
+        return self.spec.synaptic_targets()
+
+    def synaptic_input(self, target: str, weight: str = "w") -> str:
+        """``on_pre`` statement of a synapse of weight ``weight`` onto ``target``.
+
+        A dendrite: its potential jumps by ``weight`` (volt), so the PSP kernel is
+        w exp(-t/tau), or the difference of exponentials with the synaptic-current stage
+        (:func:`dendritic.neurons.compartments.synaptic_input`). A conductance: it jumps
+        by ``weight`` (in units of the leak)."""
+        if target in self.spec.dendrites:
+            return compartments.synaptic_input(target, self.synaptic_current, weight)
+        if target in self.spec.conductances:
+            return f"{target}_post += {weight}"
+        raise ValueError(f"the {self.kind} neuron has no synaptic target '{target}' "
+                         f"(it has: {', '.join(self.synaptic_targets) or 'none'})")
 
     def psp_time_constants(self, dendrite: str):
         """(tau_L, tau_s) of ``dendrite``'s PSP kernel; tau_s is None for a single exponential."""

@@ -173,7 +173,7 @@ def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0) -> Non
 
 def synapses(pre, post, i, j, w, eta: float, w_min: float = 0.0, w_max: float = 1.0, homeostasis: bool = False,
              gate: TimedArray | None = None, transmit: str | None = None, transmit_on: str = "event",
-             name: str | None = None) -> Synapses:
+             name: str | None = None, delay=None) -> Synapses:
     """BDSP synapses from ``pre`` (with the presynaptic trace) to ``post`` (with the
     averages and the custom events ``event``, ``burst``), connected by the index
     arrays ``i``, ``j`` with initial weights ``w`` (inside [w_min, w_max], so that the
@@ -187,7 +187,8 @@ def synapses(pre, post, i, j, w, eta: float, w_min: float = 0.0, w_max: float = 
     ``homeostasis``: add the presynaptic homeostatic pathway (the postsynaptic terms
     follow ``post.homeostasis``, see :func:`attach_postsynaptic`).
     ``gate``: ``None`` for a ``(shared, constant)`` ``learning_on`` (1), or a
-    ``TimedArray`` of 0/1 giving ``learning_on(t)``.
+    ``TimedArray`` of 0/1 giving ``learning_on(t)``. ``delay``: axonal delay of the
+    presynaptic pathways (transmission and homeostatic update; None: none).
     """
     if not isinstance(w, str):
         values = np.asarray(w, dtype=float)
@@ -218,7 +219,8 @@ def synapses(pre, post, i, j, w, eta: float, w_min: float = 0.0, w_max: float = 
     }
     on_event.update({"post_event": "event", "post_burst": "burst"})
     connection = Synapses(pre, post, "\n".join(model), on_pre=on_pre, on_post=on_post, on_event=on_event,
-                          name=name or "bdsp*", namespace=namespace)
+                          name=name or "bdsp*", namespace=namespace,
+                          delay={pathway: delay for pathway in on_pre} if delay is not None else None)
     connection.connect(i=np.asarray(i), j=np.asarray(j))
     connection.w = w
     connection.eta = eta

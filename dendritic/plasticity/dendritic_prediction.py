@@ -282,14 +282,14 @@ class _Rule:
         return "\n".join(lines)
 
     def connect(self, pre: NeuronGroup, post: NeuronGroup, i, j, w, post_model: NeuronModel, name: str,
-                gate: str = "1", namespace=None) -> Synapses:
+                gate: str = "1", namespace=None, delay=None) -> Synapses:
         """Plastic synapses ``pre[i] -> post[j]`` onto the rule's dendrite, initial weights ``w``.
 
         ``post_model`` is the postsynaptic model (for its transfer function). ``gate``
         is an expression multiplying the learning rate (e.g. ``"learning(t)"`` with a
         ``TimedArray`` in ``namespace``). Also sets the presynaptic trace's time
         constant to the postsynaptic dendrite's, and clears both sides' accumulators
-        every interval (after all synapses used them).
+        every interval (after all synapses used them). ``delay``: of the transmission.
         """
         for group, variable, side in ((pre, self.trace.integral, "presynaptic"),
                                       (post, self.error(post_model).integral, "postsynaptic")):
@@ -302,7 +302,7 @@ class _Rule:
         interval = self.interval_of()
         _set_trace_tau(pre, self.trace, post_model.psp_time_constants(self.target), name)
         synapses = Synapses(pre, post, self.synapse_equations(), on_pre=post_model.synaptic_input(self.target), name=name,
-                            namespace={"learning_interval": interval, **(namespace or {})})
+                            namespace={"learning_interval": interval, **(namespace or {})}, delay=delay)
         synapses.connect(i=np.asarray(i), j=np.asarray(j))
         synapses.w = w
         synapses.eta = self.eta

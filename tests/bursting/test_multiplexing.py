@@ -16,10 +16,10 @@ circuit over five seeds is a slow test.
 
 import numpy as np
 import pytest
-from brian2 import Synapses
 
 from dendritic.backend import Backend
 from dendritic.config import ConfigError
+from dendritic import circuits
 from dendritic.experiments import multiplexing
 
 
@@ -30,8 +30,8 @@ def test_resizing_keeps_each_neurons_mean_input(keep):
     sizes = {p["name"]: p["N"] for p in small.values["populations"]}
     assert sizes == {"pyr1": 100, "pyr2": 100, "pv": 25, "som": 25}
     with Backend("numpy", seed=1) as backend:
-        circuit = multiplexing.build_circuit(small, backend)
-        synapses = {obj.name: obj for obj in circuit.network.objects if isinstance(obj, Synapses)}
+        circuit = circuits.build_circuit(small, backend, duration=small.run["burn_in"] + small.run["duration"])
+        synapses = circuit.synapses
     for connection in spec.values["connections"]:
         name = f"{connection['pre']}_to_{connection['post']}_{connection['target']}"
         if connection["weight"] == 0:
@@ -40,7 +40,7 @@ def test_resizing_keeps_each_neurons_mean_input(keep):
         s = synapses[name]
         n_post, n_pre = sizes[connection["post"]], sizes[connection["pre"]]
         # total weight per postsynaptic neuron, against the published circuit's expectation
-        per_neuron = np.asarray(s.weight[:]).sum() / n_post
+        per_neuron = np.asarray(circuit.weights(name)).sum() / n_post
         published_fan_in = connection["probability"] * spec.file_sizes[connection["pre"]]
         published = connection["weight"] * published_fan_in
         probability = min(1.0, published_fan_in / n_pre) if keep == "fan_in" else connection["probability"]
@@ -48,7 +48,7 @@ def test_resizing_keeps_each_neurons_mean_input(keep):
         assert abs(fan_in - expected_fan_in) < 4 * np.sqrt(expected_fan_in / n_post) + 1e-9
         assert per_neuron == pytest.approx(published, rel=4 / np.sqrt(expected_fan_in * n_post) + 1e-12)
         if keep == "fan_in" and probability < 1:
-            assert np.allclose(s.weight[:], connection["weight"])  # the published weights themselves
+            assert np.allclose(circuit.weights(name), connection["weight"])  # the published weights themselves
 
 
 def _seed_averaged_correlations(neurons, target, seeds, tmp_path, burn_in=None, duration=None):

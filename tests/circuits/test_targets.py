@@ -6,7 +6,7 @@ import pytest
 from brian2 import Network, SpikeMonitor, StateMonitor, mV, ms, nA, nS
 
 from dendritic.backend import Backend
-from dendritic.network import build_circuit, circuit_from_mapping
+from dendritic.circuits import build_circuit, circuit_from_mapping
 from dendritic.neurons import neuron_from_mapping
 
 THRESHOLD_NEURON = {

@@ -7,7 +7,7 @@ import numpy as np
 from brian2 import mV, second
 
 from dendritic.backend import Backend
-from dendritic.network import build_circuit, circuit_from_mapping
+from dendritic.circuits import build_circuit, circuit_from_mapping
 
 WEIGHT = 2e-3  # V, the PSP integral is WEIGHT * tau_L as for the single exponential
 
@@ -46,7 +46,7 @@ def test_connectivity_orders():
     """``order="pre"`` sorts a fan-in draw's synapses by presynaptic neuron without
     changing the pairs; a probability draw in either order has the expected count and no
     duplicate pair."""
-    from dendritic.network import draw_connectivity
+    from dendritic.circuits import draw_connectivity
 
     by_post = draw_connectivity(np.random.default_rng(5), 50, 40, fan_in=7)
     by_pre = draw_connectivity(np.random.default_rng(5), 50, 40, fan_in=7, order="pre")

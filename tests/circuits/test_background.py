@@ -8,7 +8,7 @@ from brian2 import EventMonitor, Hz, Network, NeuronGroup, ms
 from scipy import stats
 
 from dendritic.backend import Backend
-from dendritic.background import BackgroundSource, combine, spike_probability
+from dendritic.circuits.background import BackgroundSource, combine, spike_probability
 
 DT = 0.1 * ms
 STEPS = 4000

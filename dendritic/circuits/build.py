@@ -1,0 +1,321 @@
+"""Building a :class:`~dendritic.circuits.spec.CircuitSpec` into Brian objects.
+
+One pass over the file, in an order that keeps a circuit the same on every target:
+
+1. each population's *plan*: the extra equations, custom events and event code its
+   connections and inputs ask for (stimulus offsets, short-term plasticity channels,
+   background sources, plasticity traces and averages), once per population;
+2. the groups (Poisson inputs, then populations), their parameters;
+3. the connections in file order: connectivity and weights drawn in NumPy from
+   ``numpy.random.default_rng(run.seed)``, passed to Brian as index and weight arrays;
+4. :meth:`Backend.parameters_set` (``cpp_standalone`` reruns apply ``run_args`` here),
+   then the initial states (the kind's rest, drawn potentials, STP, background), then
+   the monitors.
+
+The :class:`Circuit` exposes the groups, synapses, monitors and ``TimedArray`` inputs
+(``arrays``: the stimuli and those given to :func:`build_circuit`), so a standalone
+binary can be re-run with new inputs or initial weights through ``run_args``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from brian2 import EventMonitor, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, pA, second, volt
+
+from dendritic.circuits import background, rules
+from dendritic.circuits.connectivity import draw_connectivity
+from dendritic.circuits.spec import CircuitSpec
+from dendritic.neurons.compartments import poisson_threshold
+from dendritic.plasticity import dendritic_prediction as dp
+from dendritic.plasticity import short_term
+
+__all__ = ["Circuit", "build_circuit", "weight_variable"]
+
+
+@dataclass
+class _Plan:
+    """What one population's (or input's) group needs before it exists."""
+
+    model: object = None  # NeuronModel; None for a Poisson input
+    equations: list = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)
+    namespace: dict = field(default_factory=dict)
+    events: dict = field(default_factory=dict)
+    event_code: dict = field(default_factory=dict)
+    traces: list = field(default_factory=list)
+    after_create: list = field(default_factory=list)
+    initialisers: list = field(default_factory=list)
+    keys: dict = field(default_factory=dict)
+
+    def add(self, key, equations=(), event_code=None, events=None, after_create=None, initialise=None,
+            same=None) -> None:
+        """Add a feature once per group; ``same``: a value every later request of ``key``
+        must repeat (e.g. the rule parameters the shared state is set up with)."""
+        if key in self.keys:
+            if self.keys[key] != same:
+                raise ValueError(f"{key}: two connections ask for it with different settings "
+                                 f"({self.keys[key]} and {same})")
+            return
+        self.keys[key] = same
+        self.equations.extend(equations)
+        for event, lines in (event_code or {}).items():
+            self.event_code.setdefault(event, []).extend(lines)
+        self.events.update(events or {})
+        if after_create is not None:
+            self.after_create.append(after_create)
+        if initialise is not None:
+            self.initialisers.append(initialise)
+
+    def add_trace(self, trace) -> None:
+        """A presynaptic trace of a voltage-dependent rule."""
+        if self.model is not None:
+            self.model = trace.add_to(self.model)
+        elif trace.name not in [t.name for t in self.traces]:
+            self.traces.append(trace)
+
+    def transform(self, function) -> None:
+        self.model = function(self.model)
+
+
+@dataclass
+class Circuit:
+    """The Brian objects of a built circuit, and how to read their results."""
+
+    network: Network
+    spec: CircuitSpec
+    groups: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    synapses: dict = field(default_factory=dict)
+    spike_monitors: dict = field(default_factory=dict)
+    event_monitors: dict = field(default_factory=dict)  # name -> (event monitor, burst monitor)
+    state_monitors: dict = field(default_factory=dict)  # name -> (monitor, variables, neurons)
+    arrays: dict = field(default_factory=dict)  # TimedArray inputs by name
+    stimuli: dict = field(default_factory=dict)  # stimulus name -> {"time", "current_pA"}
+
+    def spike_records(self) -> dict:
+        """Per recorded group: N, spike indices and times (s), event and burst times (s)."""
+        records = {}
+        for name, monitor in self.spike_monitors.items():
+            records[name] = {"N": np.int64(len(self.groups[name])), "i": np.asarray(monitor.i[:], np.int32),
+                             "t": np.asarray(monitor.t[:] / second)}
+        for name, (events, bursts) in self.event_monitors.items():
+            records.setdefault(name, {"N": np.int64(len(self.groups[name]))})
+            records[name]["event_t"] = np.asarray(events.t[:] / second)
+            records[name]["burst_t"] = np.asarray(bursts.t[:] / second)
+        return records
+
+    def weights(self, name: str):
+        """The weights of connection ``name`` (``w``, or ``w_syn`` next to AdEx neurons)."""
+        synapses = self.synapses[name]
+        return getattr(synapses, weight_variable(synapses.source, synapses.target))[:]
+
+    def collect(self, connectivity: bool = False) -> dict:
+        """Recorded spikes, sampled states (with units) and parameter values, as a
+        nested dict ready for :func:`dendritic.io.write_results`."""
+        results = {"spikes": {}, "states": {}, "parameters": {}}
+        for name, monitor in self.spike_monitors.items():
+            results["spikes"][name] = {"i": np.asarray(monitor.i[:], dtype=np.int32), "t": monitor.t[:],
+                                       "N": np.int64(len(self.groups[name]))}
+        for name, (monitor, variables, neurons) in self.state_monitors.items():
+            entry = {"t": monitor.t[:], "neurons": np.asarray(neurons, dtype=np.int32)}
+            for variable in variables:
+                entry[variable] = getattr(monitor, variable)[:]
+            results["states"][name] = entry
+        for name, model in self.models.items():
+            values = self.groups[name].get_states(list(model.parameters), units=True)
+            results["parameters"][name] = {key: _scalar(value) for key, value in values.items()}
+        if connectivity:
+            results["connectivity"] = {name: {"i": np.asarray(s.i[:], np.int32), "j": np.asarray(s.j[:], np.int32),
+                                              "w": self.weights(name)} for name in self.synapses}
+        return results
+
+
+def _scalar(value):
+    return value[0] if getattr(value, "shape", ()) and len(value) == 1 else value
+
+
+def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None = None) -> Circuit:
+    """Create the Brian objects of ``spec`` on the backend's current target.
+
+    ``duration``: the simulated time the stimuli are tabulated for (default
+    ``run.duration``); ``arrays``: ``TimedArray`` inputs the file names (Poisson rates,
+    plasticity gates), by name. Order matters for ``cpp_standalone`` reruns: all
+    parameters and weights first, then :meth:`Backend.parameters_set`, then the states
+    initialised from parameters.
+    """
+    values, run = spec.values, spec.values["run"]
+    rng = np.random.default_rng(run["seed"])
+    dt = float(run["dt"])
+    arrays = dict(arrays or {})
+    circuit = Circuit(network=Network(), spec=spec)
+    connections = [c for c in values["connections"]
+                   if c["plasticity"] is not None or float(c["weight"]) != 0 or float(c["weight_std"]) != 0]
+    plans = {p["name"]: _Plan(model=spec.models[p["name"]]) for p in values["populations"]}
+    plans.update({source["name"]: _Plan() for source in values["inputs"]})
+
+    # 1. plans: stimuli, short-term plasticity, background, plasticity rules
+    offsets = {(p["name"], key): value for p in values["populations"] for key, value in p["inputs"].items()}
+    total = float(duration if duration is not None else run["duration"])
+    for stimulus in values["stimuli"]:
+        population, key = stimulus["population"], stimulus["input"]
+        name = f"stimulus_{population}_{key}"
+        time = np.arange(int(round(total / dt)) + 1) * dt
+        # switched on at ``start``, phase counted from t = 0 (Auryn's SineCurrentInjector)
+        wave = np.where(time >= float(stimulus["start"]), np.sin(2 * np.pi * time / float(stimulus["period"])), 0.0)
+        current = float(offsets.get((population, key), 0 * pA) / pA) + float(stimulus["amplitude"] / pA) * wave
+        circuit.stimuli[name] = {"time": time, "current_pA": current}
+        circuit.arrays[name] = TimedArray(wave * stimulus["amplitude"], dt=run["dt"], name=name)
+        plan = plans[population]
+        plan.inputs[key] = f"{key}_offset + {name}(t)"
+        plan.equations.append(f"{key}_offset : amp")
+        plan.namespace[name] = circuit.arrays[name]
+    channels: dict[str, set] = {}
+    for connection in connections:
+        if connection["stp"] != "none":
+            channels.setdefault(connection["pre"], set()).add(connection["stp"])
+    for name, presets in channels.items():
+        for preset in sorted(presets):
+            plans[name].add(f"stp_{preset}", equations=(short_term.neuron_equations(preset),),
+                            event_code={"spike": [short_term.event_code(preset)]},
+                            after_create=lambda group, preset=preset: short_term.set_parameters(
+                                group, preset, **short_term.PRESETS[preset]),
+                            initialise=lambda group, rng, preset=preset: short_term.initialise(group, preset))
+    sources = {name: [] for name in plans}
+    for entry in values["background"]:
+        if float(entry["weight"]) > 0 and float(entry["rate"]) > 0:
+            unit = spec.models[entry["population"]].synaptic_targets[entry["target"]]
+            sources[entry["population"]].append((background.BackgroundSource(
+                entry["target"], entry["rate"], entry["weight"],
+                run["background_probability"]), unit))
+    for name, group_sources in sources.items():
+        if group_sources:
+            lines, events, code = background.combine(group_sources)
+            plans[name].add("background", equations=lines, events=events, event_code=code,
+                            after_create=lambda group, s=group_sources: [b.set_parameters(group, dt) for b, _ in s],
+                            initialise=lambda group, rng, s=group_sources: [b.initialise(group, rng, dt) for b, _ in s])
+    for connection in connections:
+        if connection["plasticity"] is not None:
+            rule = rules.RULES[connection["plasticity"]["rule"]]
+            post_model = plans[connection["post"]].model
+            rule.prepare_pre(plans[connection["pre"]], connection, post_model)
+            rule.prepare_post(plans[connection["post"]], connection, post_model)
+
+    # 2. groups
+    for source in values["inputs"]:
+        plan = plans[source["name"]]
+        rate = "rate" if source["rate"] is not None else f"{source['rates']}(t, i)"
+        equations = "rate : Hz (shared, constant)" if source["rate"] is not None else ""
+        namespace = {}
+        if source["rates"] is not None:
+            namespace[source["rates"]] = _array(arrays, source["rates"], f"inputs {source['name']}")
+            circuit.arrays[source["rates"]] = namespace[source["rates"]]
+        if plan.traces:
+            group = dp.spike_source(source["N"], poisson_threshold(rate), source["name"], traces=tuple(plan.traces),
+                                    equations=equations, namespace=namespace)
+        else:
+            group = NeuronGroup(source["N"], equations, threshold=poisson_threshold(rate), name=source["name"],
+                                namespace=namespace)
+        if source["rate"] is not None:
+            group.rate = source["rate"]
+        circuit.groups[source["name"]] = group
+    for population in values["populations"]:
+        name = population["name"]
+        plan = plans[name]
+        group = plan.model.with_equations(*plan.equations).make_group(
+            population["N"], name=name, inputs=plan.inputs, event_code=plan.event_code, events=plan.events,
+            namespace=plan.namespace)
+        for key, value in population["inputs"].items():
+            setattr(group, f"{key}_offset" if key in plan.inputs else key, value)
+        for step in plan.after_create:
+            step(group)
+        circuit.groups[name] = group
+        circuit.models[name] = plan.model
+
+    # 3. connections
+    for connection in connections:
+        name = spec.connection_name(connection)
+        circuit.synapses[name] = _connect(spec, circuit, connection, name, rng, arrays)
+
+    # 4. parameters set; initial states; monitors
+    backend.parameters_set(circuit.groups)
+    for population in values["populations"]:
+        name = population["name"]
+        group = circuit.groups[name]
+        model = circuit.models[name]
+        sd = run["initial_potential_sd"]
+        if sd is not None and model.spec.random_potential:
+            model.initialise(group, potential_sd=sd, rng=rng)
+        else:
+            model.initialise(group)
+        for step in plans[name].initialisers:
+            step(group, rng)
+    for name in values["record"]["bursts"]:
+        group = circuit.groups[name]
+        circuit.event_monitors[name] = (EventMonitor(group, "event", name=f"{name}_events"),
+                                        EventMonitor(group, "burst", name=f"{name}_bursts"))
+    for name in values["record"]["spikes"]:
+        circuit.spike_monitors[name] = SpikeMonitor(circuit.groups[name], name=f"{name}_spikes")
+    for record in values["record"]["states"]:
+        group = circuit.groups[record["population"]]
+        neurons = np.arange(min(record["neurons"], len(group)))
+        monitor = StateMonitor(group, record["variables"], record=neurons, dt=record["dt"],
+                               name=f"{record['population']}_states")
+        circuit.state_monitors[record["population"]] = (monitor, record["variables"], neurons)
+    circuit.network.add(*circuit.groups.values(), *circuit.synapses.values(), *circuit.spike_monitors.values(),
+                        *(m for pair in circuit.event_monitors.values() for m in pair),
+                        *(m for m, _, _ in circuit.state_monitors.values()))
+    return circuit
+
+
+def _array(arrays: dict, name: str, where: str) -> TimedArray:
+    if name not in arrays:
+        raise KeyError(f"{where}: TimedArray {name!r} was not given to build_circuit (given: {sorted(arrays) or 'none'})")
+    return arrays[name]
+
+
+def _connect(spec: CircuitSpec, circuit: Circuit, connection: dict, name: str, rng, arrays) -> Synapses:
+    """Connectivity, weights and the synapses of one connection."""
+    run = spec.values["run"]
+    pre, post = circuit.groups[connection["pre"]], circuit.groups[connection["post"]]
+    post_model = circuit.models[connection["post"]]
+    order = run["connection_order"]
+    scale = 1.0
+    if connection["fan_in"] is not None:
+        i, j = draw_connectivity(rng, len(pre), len(post), fan_in=connection["fan_in"], order=order)
+    else:
+        probability = connection["probability"]
+        if probability > 0:
+            # the file's number of inputs per neuron: kept (capped at all of them, the cap
+            # made up by the weight), or made up by the weight at the file's probability
+            file_fan_in = probability * spec.file_sizes.get(connection["pre"], len(pre))
+            if spec.keep == "fan_in":
+                probability = min(1.0, file_fan_in / len(pre))
+            scale = file_fan_in / (probability * len(pre))
+        i, j = draw_connectivity(rng, len(pre), len(post), probability=probability, order=order)
+    unit = post_model.synaptic_targets[connection["target"]]
+    weight, spread = float(connection["weight"]), float(connection["weight_std"])
+    w = rng.normal(weight, spread, size=len(i)) if spread > 0 else np.full(len(i), weight * scale)
+    if unit == "volt":
+        w = w * volt
+    delay = connection["delay"] if connection["delay"] is not None else run["synaptic_delay"]
+    delay = delay if float(delay) > 0 else None
+    if connection["plasticity"] is not None:
+        rule = rules.RULES[connection["plasticity"]["rule"]]
+        return rule.synapses(pre, post, i, j, w, connection, post_model, name, arrays, delay)
+    efficacy = f"*{short_term.efficacy(connection['stp'])}" if connection["stp"] != "none" else ""
+    variable = weight_variable(pre, post)
+    synapses = Synapses(pre, post, f"{variable} : {unit} (constant)",
+                        on_pre=post_model.synaptic_input(connection["target"], variable) + efficacy,
+                        on_event={"pre": short_term.transmission_event(connection["transmit"])},
+                        delay=delay, name=name, namespace={})
+    synapses.connect(i=i, j=j)
+    setattr(synapses, variable, w)
+    return synapses
+
+
+def weight_variable(pre, post) -> str:
+    """The synaptic weight's name: ``w``, or ``w_syn`` between groups one of which has
+    a state ``w`` of its own (the AdEx adaptation current; Brian refuses the clash)."""
+    return "w_syn" if "w" in pre.variables or "w" in post.variables else "w"
