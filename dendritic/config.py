@@ -8,6 +8,10 @@ Quantities are written as strings, ``"10 ms"``, ``"600 nS"``, ``"0.15 /ms"``,
 
 Every problem raises :class:`ConfigError` naming the file, the key (as a dotted path,
 ``populations[0].N``) and what was expected; all problems of a file are reported at once.
+
+Rules between the keys of one table (:class:`ExactlyOne`, :class:`AtMostOne`,
+:class:`Requires`) are given as ``rules=(...)`` to :class:`Table`, :class:`TableList` or
+:func:`validate` and checked after the table's fields.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ __all__ = [
     "QuantityList",
     "IntegerList",
     "QuantityTable",
+    "Rule",
+    "ExactlyOne",
+    "AtMostOne",
+    "Requires",
     "parse_quantity",
     "load",
     "read_toml",
@@ -265,23 +273,31 @@ class QuantityTable(Field):
 
 @dataclass(frozen=True)
 class Table(Field):
-    """A TOML table with its own schema."""
+    """A TOML table with its own schema; ``rules`` (:class:`Rule`) relate its keys."""
 
     schema: Mapping[str, Field] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "rules", _bind_rules(self.rules, self.schema))
 
     def check(self, value, where, problems):
         if not isinstance(value, Mapping):
             problems.append(f"'{where}': expected a table, got {value!r}")
             return None
-        return _validate(value, self.schema, where + ".", problems)
+        return _validate(value, self.schema, where + ".", problems, self.rules)
 
 
 @dataclass(frozen=True)
 class TableList(Field):
-    """An array of tables (``[[name]]`` in TOML), each with the same schema."""
+    """An array of tables (``[[name]]`` in TOML), each with the same schema and ``rules``."""
 
     schema: Mapping[str, Field] = field(default_factory=dict)
     minimum: int = 0
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "rules", _bind_rules(self.rules, self.schema))
 
     def check(self, value, where, problems):
         if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
@@ -290,16 +306,154 @@ class TableList(Field):
         if len(value) < self.minimum:
             problems.append(f"'{where}': expected at least {self.minimum} entries, got {len(value)}")
             return None
-        return [_validate(item, self.schema, f"{where}[{n}].", problems) for n, item in enumerate(value)]
+        return [_validate(item, self.schema, f"{where}[{n}].", problems, self.rules) for n, item in enumerate(value)]
 
 
-def validate(mapping: Mapping, schema: Mapping[str, Field], source: str | Path = "<input>", prefix: str = "") -> dict:
-    """Check ``mapping`` against ``schema``; return the parsed values (defaults filled in).
+# ---------------------------------------------------------------------------------------
+# Rules between the keys of one table
+
+class Rule:
+    """A condition on several keys of one table, checked after its fields.
+
+    A key is *given* when the file has it (a default does not count). The keys a rule
+    names must be in the table's schema (``ValueError`` when the schema is built).
+    """
+
+    keys: tuple[str, ...] = ()
+
+    def bind(self, schema: Mapping[str, Field]) -> None:
+        """Raise ``ValueError`` unless ``schema`` fits this rule."""
+        unknown = [key for key in self.keys if key not in schema]
+        if unknown:
+            raise ValueError(f"{self!r} names {_listing(unknown)}, not in the schema "
+                             f"(keys: {', '.join(sorted(schema)) or 'none'})")
+
+    def check(self, table: Mapping, parsed: Mapping, schema: Mapping[str, Field]) -> str | None:
+        """What is wrong with ``table`` (raw) / ``parsed`` (validated), or ``None``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(repr(k) for k in self.keys)})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    __hash__ = None
+
+
+class _Choose(Rule):
+    def __init__(self, *keys: str):
+        if len(keys) < 2 or len(set(keys)) != len(keys) or not all(isinstance(k, str) for k in keys):
+            raise ValueError(f"{type(self).__name__} takes two or more distinct keys, got {keys!r}")
+        self.keys = keys
+
+    def bind(self, schema):
+        super().bind(schema)
+        required = [key for key in self.keys if schema[key].required]
+        if required:
+            raise ValueError(f"{self!r}: {_listing(required)} is required, so always given; give it a default (None)")
+
+
+class ExactlyOne(_Choose):
+    """Exactly one of ``keys`` is given: ``ExactlyOne("fan_in", "probability")``."""
+
+    def check(self, table, parsed, schema):
+        given = _given(table, self.keys)
+        if len(given) != 1:
+            got = "neither" if not given else "both" if len(self.keys) == len(given) == 2 else _listing(given)
+            return f"expected exactly one of {_listing(self.keys)}, got {got}"
+        return None
+
+
+class AtMostOne(_Choose):
+    """At most one of ``keys`` is given: ``AtMostOne("rate", "rates_file")``."""
+
+    def check(self, table, parsed, schema):
+        given = _given(table, self.keys)
+        if len(given) > 1:
+            got = "both" if len(self.keys) == len(given) == 2 else _listing(given)
+            return f"expected at most one of {_listing(self.keys)}, got {got}"
+        return None
+
+
+class Requires(Rule):
+    """When ``key`` is given, every key of ``needs`` must be given too.
+
+    ``Requires("stp", needs=("transmit",))``; with ``when``, only if ``key`` has that value
+    (defaults count): ``Requires("transmit", needs="burst_length", when="bursts")``.
+    """
+
+    def __init__(self, key: str, needs: str | tuple[str, ...], when: Any = _MISSING):
+        needs = (needs,) if isinstance(needs, str) else tuple(needs)
+        if not isinstance(key, str) or not needs or not all(isinstance(k, str) for k in needs) or key in needs:
+            raise ValueError(f"Requires takes a key and the other keys it needs, got {key!r}, needs={needs!r}")
+        self.key, self.needs, self.when = key, needs, when
+        self.keys = (key, *needs)
+
+    def bind(self, schema):
+        super().bind(schema)
+        if self.when is not _MISSING:
+            problems: list[str] = []
+            schema[self.key].check(self.when, self.key, problems)
+            if problems:
+                raise ValueError(f"{self!r}: the value of when= does not fit the field: {problems[0]}")
+        required = [key for key in self.needs if schema[key].required]
+        if required:
+            raise ValueError(f"{self!r}: {_listing(required)} is required anyway")
+
+    def check(self, table, parsed, schema):
+        if self.when is _MISSING:
+            if not _given(table, (self.key,)):
+                return None
+            reason = f"'{self.key}' is given"
+        else:
+            if not _same(parsed.get(self.key), schema[self.key].check(self.when, self.key, [])):
+                return None
+            reason = f"'{self.key}' is {self.when!r}"
+        missing = [key for key in self.needs if not _given(table, (key,))]
+        if missing:
+            return f"missing {_listing(missing)} (required when {reason})"
+        return None
+
+    def __repr__(self):
+        when = "" if self.when is _MISSING else f", when={self.when!r}"
+        return f"Requires({self.key!r}, needs={self.needs!r}{when})"
+
+
+def _bind_rules(rules, schema) -> tuple[Rule, ...]:
+    rules = (rules,) if isinstance(rules, Rule) else tuple(rules)
+    for rule in rules:
+        if not isinstance(rule, Rule):
+            raise ValueError(f"rules must be Rule objects (ExactlyOne, AtMostOne, Requires), got {rule!r}")
+        rule.bind(schema)
+    return rules
+
+
+def _given(table: Mapping, keys) -> list[str]:
+    return [key for key in keys if table.get(key) is not None]
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _listing(keys) -> str:
+    quoted = [f"'{key}'" for key in keys]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def validate(mapping: Mapping, schema: Mapping[str, Field], source: str | Path = "<input>", prefix: str = "",
+             rules=()) -> dict:
+    """Check ``mapping`` against ``schema`` (and top-level ``rules``); return the parsed
+    values (defaults filled in).
 
     Raises :class:`ConfigError` listing every problem, each prefixed with ``source``.
     """
     problems: list[str] = []
-    parsed = _validate(mapping, schema, prefix, problems)
+    parsed = _validate(mapping, schema, prefix, problems, _bind_rules(rules, schema))
     if problems:
         raise ConfigError([f"{source}: key {p}" for p in problems])
     return parsed
@@ -317,9 +471,9 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError([f"{path}: not valid TOML ({error})"]) from None
 
 
-def load(path: str | Path, schema: Mapping[str, Field]) -> dict:
+def load(path: str | Path, schema: Mapping[str, Field], rules=()) -> dict:
     """Read the TOML file ``path`` and :func:`validate` it against ``schema``."""
-    return validate(read_toml(path), schema, source=Path(path))
+    return validate(read_toml(path), schema, source=Path(path), rules=rules)
 
 
 def resolve_model_file(name: str | Path, kind: str, relative_to: Path | None = None) -> Path:
@@ -343,7 +497,7 @@ def resolve_model_file(name: str | Path, kind: str, relative_to: Path | None = N
     raise ConfigError([f"{name}: no such model file (looked for {', '.join(str(c) for c in candidates)}; shipped {kind}: {', '.join(shipped_names) or 'none'})"])
 
 
-def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, problems: list[str]) -> dict:
+def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, problems: list[str], rules=()) -> dict:
     parsed = {}
     for key in mapping:
         if key not in schema:
@@ -360,6 +514,11 @@ def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, proble
                 parsed[key] = None if spec.default is None else spec.check(spec.default, f"{prefix}{key}", problems)
             continue
         parsed[key] = spec.check(mapping[key], f"{prefix}{key}", problems)
+    for rule in rules:
+        problem = rule.check(mapping, parsed, schema)
+        if problem is not None:
+            # the table's dotted path; at top level, the first key the rule names
+            problems.append(f"'{prefix[:-1] if prefix else rule.keys[0]}': {problem}")
     return parsed
 
 

@@ -109,3 +109,92 @@ def test_list_fields_check_each_element_and_name_its_index():
     assert "x.toml: key 'windows[1]'" in message and "a time" in message
     assert "'windows[2]'" in message and "positive" in message
     assert "'sizes'" in message and "at least 2 whole numbers >= 1" in message
+
+
+# ---------------------------------------------------------------------------------------
+# Rules between keys of one table
+
+def _connection_schema(**extra):
+    return {
+        "fan_in": cfg.Integer(minimum=0, default=None),
+        "probability": cfg.Number(bound="nonnegative", maximum=1.0, default=None),
+        "stp": cfg.Text(default=None),
+        "tau_stp": cfg.Quantity(unit=ms, bound="positive", default=None),
+        "transmit": cfg.Choice(options=("spikes", "bursts"), default="spikes"),
+        "burst_length": cfg.Integer(minimum=1, default=None),
+        **extra,
+    }
+
+
+def _problems(mapping, schema, **kwargs):
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate(mapping, schema, source="net.toml", **kwargs)
+    return error.value.problems
+
+
+def test_exactly_one():
+    schema = {"c": cfg.Table(schema=_connection_schema(), rules=(cfg.ExactlyOne("fan_in", "probability"),))}
+    assert cfg.validate({"c": {"fan_in": 3}}, schema)["c"]["fan_in"] == 3
+    assert cfg.validate({"c": {"probability": 0.5}}, schema)["c"]["probability"] == 0.5
+    assert _problems({"c": {"fan_in": 3, "probability": 0.5}}, schema) == [
+        "net.toml: key 'c': expected exactly one of 'fan_in' and 'probability', got both"]
+    assert _problems({"c": {}}, schema) == [
+        "net.toml: key 'c': expected exactly one of 'fan_in' and 'probability', got neither"]
+
+
+def test_at_most_one():
+    rule = cfg.AtMostOne("fan_in", "probability", "stp")
+    schema = {"c": cfg.Table(schema=_connection_schema(), rules=(rule,))}
+    assert cfg.validate({"c": {}}, schema)["c"]["fan_in"] is None
+    assert cfg.validate({"c": {"stp": "x"}}, schema)["c"]["stp"] == "x"
+    assert _problems({"c": {"fan_in": 3, "stp": "x"}}, schema) == [
+        "net.toml: key 'c': expected at most one of 'fan_in', 'probability' and 'stp', got 'fan_in' and 'stp'"]
+
+
+def test_requires_and_requires_when():
+    rules = (cfg.Requires("stp", needs=("tau_stp",)), cfg.Requires("transmit", needs="burst_length", when="bursts"))
+    schema = {"c": cfg.Table(schema=_connection_schema(), rules=rules)}
+    values = cfg.validate({"c": {"stp": "depressing", "tau_stp": "100 ms"}}, schema)["c"]
+    assert values["stp"] == "depressing" and float(values["tau_stp"]) == pytest.approx(0.1)
+    assert cfg.validate({"c": {"transmit": "bursts", "burst_length": 3}}, schema)["c"]["burst_length"] == 3
+    assert cfg.validate({"c": {"transmit": "spikes"}}, schema)["c"]["burst_length"] is None
+    assert _problems({"c": {"stp": "depressing"}}, schema) == [
+        "net.toml: key 'c': missing 'tau_stp' (required when 'stp' is given)"]
+    assert _problems({"c": {"transmit": "bursts"}}, schema) == [
+        "net.toml: key 'c': missing 'burst_length' (required when 'transmit' is 'bursts')"]
+
+
+def test_rules_in_a_table_list_name_the_element_and_all_are_reported():
+    schema = {"connections": cfg.TableList(schema=_connection_schema(), rules=(
+        cfg.ExactlyOne("fan_in", "probability"), cfg.Requires("stp", needs="tau_stp")))}
+    problems = _problems({"connections": [{"fan_in": 2}, {"fan_in": 2, "probability": 0.1},
+                                          {"probability": 0.1, "stp": "x"}, {"fan_in": -1}]}, schema)
+    assert problems == [
+        "net.toml: key 'connections[1]': expected exactly one of 'fan_in' and 'probability', got both",
+        "net.toml: key 'connections[2]': missing 'tau_stp' (required when 'stp' is given)",
+        "net.toml: key 'connections[3].fan_in': expected a whole number >= 0, got -1",
+    ]
+
+
+def test_top_level_rules_and_defaulted_tables():
+    schema = _connection_schema()
+    problems = _problems({"fan_in": 1, "probability": 0.2}, schema, rules=[cfg.ExactlyOne("fan_in", "probability")])
+    assert problems == ["net.toml: key 'fan_in': expected exactly one of 'fan_in' and 'probability', got both"]
+    # a table left out of the file is validated from its default, rules included
+    nested = {"c": cfg.Table(default={}, schema=schema, rules=(cfg.ExactlyOne("fan_in", "probability"),))}
+    assert "got neither" in _problems({}, nested)[0]
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda s: cfg.Table(schema=s, rules=(cfg.ExactlyOne("fan_in", "probabilty"),)), "'probabilty', not in the schema"),
+    (lambda s: cfg.TableList(schema=s, rules=(cfg.Requires("stp", needs="tau"),)), "'tau', not in the schema"),
+    (lambda s: cfg.validate({}, s, rules=(cfg.AtMostOne("fan", "stp"),)), "'fan', not in the schema"),
+    (lambda s: cfg.Table(schema=s, rules=(cfg.Requires("transmit", needs="burst_length", when="burst"),)),
+     "expected one of 'spikes', 'bursts', got 'burst'"),
+    (lambda s: cfg.Table(schema={**s, "N": cfg.Integer()}, rules=(cfg.ExactlyOne("N", "fan_in"),)), "'N' is required"),
+    (lambda s: cfg.Table(schema=s, rules=(cfg.ExactlyOne("fan_in"),)), "two or more distinct keys"),
+    (lambda s: cfg.Table(schema=s, rules=("fan_in",)), "must be Rule objects"),
+])
+def test_rule_mistakes_in_a_schema_fail_when_it_is_built(build, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        build(_connection_schema())
