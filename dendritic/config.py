@@ -12,6 +12,9 @@ Every problem raises :class:`ConfigError` naming the file, the key (as a dotted 
 Rules between the keys of one table (:class:`ExactlyOne`, :class:`AtMostOne`,
 :class:`Requires`) are given as ``rules=(...)`` to :class:`Table`, :class:`TableList` or
 :func:`validate` and checked after the table's fields.
+
+Command-line overrides, ``run.seed=3``, ``populations[0].N=400``, ``run.duration=2 s``,
+are applied to the raw file contents by :func:`apply_overrides` and validated with it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ __all__ = [
     "load",
     "read_toml",
     "validate",
+    "apply_overrides",
+    "parse_value",
+    "lookup",
     "MODELS_DIR",
     "resolve_model_file",
 ]
@@ -474,6 +480,133 @@ def read_toml(path: str | Path) -> dict:
 def load(path: str | Path, schema: Mapping[str, Field], rules=()) -> dict:
     """Read the TOML file ``path`` and :func:`validate` it against ``schema``."""
     return validate(read_toml(path), schema, source=Path(path), rules=rules)
+
+
+# ---------------------------------------------------------------------------------------
+# Overrides: key=value assignments applied to the raw contents of a file
+
+def apply_overrides(raw: Mapping, assignments, schema: Mapping[str, Field], source: str | Path = "<input>") -> dict:
+    """A copy of ``raw`` (unvalidated TOML data) with ``assignments`` applied, in order.
+
+    Each assignment is ``key=value``: ``key`` a dotted path allowed by ``schema``
+    (``run.seed``, ``connections[1].weight_std``; missing tables are created, entries of
+    arrays of tables must exist), ``value`` read by :func:`parse_value`. Validate the result
+    with the same schema. Raises :class:`ConfigError` naming every bad assignment.
+    """
+    if isinstance(assignments, str):
+        assignments = [assignments]
+    result = _copy(raw)
+    problems = []
+    for assignment in assignments:
+        problem = _assign(result, assignment, schema)
+        if problem is not None:
+            problems.append(f"{source}: override {assignment!r}: {problem}")
+    if problems:
+        raise ConfigError(problems)
+    return result
+
+
+def parse_value(text: str):
+    """``text`` read as a TOML value (``3``, ``"2 s"``, ``["a", "b"]``, ``true``), else
+    the bare string (so ``2 s`` is ``"2 s"``)."""
+    try:
+        parsed = tomllib.loads("v = " + text)
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+    return parsed["v"] if list(parsed) == ["v"] else text.strip()
+
+
+def lookup(mapping: Mapping, key: str, default: Any = _MISSING):
+    """The value at the dotted path ``key`` (``connections[1].weight``) of raw or parsed
+    values; ``default`` if it is absent, else ``KeyError``."""
+    value = mapping
+    for name, index in _split_key(key):
+        if not isinstance(value, Mapping) or name not in value:
+            break
+        value = value[name]
+        if index is not None:
+            if not isinstance(value, list) or not -len(value) <= index < len(value):
+                break
+            value = value[index]
+    else:
+        return value
+    if default is _MISSING:
+        raise KeyError(key)
+    return default
+
+
+_SEGMENT = re.compile(r"^([A-Za-z0-9_-]+)(?:\[(-?\d+)\])?$")
+
+
+def _split_key(key: str) -> list[tuple[str, int | None]]:
+    segments = []
+    for part in key.split("."):
+        match = _SEGMENT.match(part.strip())
+        if not match:
+            raise ValueError(f"malformed key {key!r} (expected names joined by '.', "
+                             "each with an optional index, e.g. populations[0].N)")
+        segments.append((match[1], None if match[2] is None else int(match[2])))
+    return segments
+
+
+def _copy(value):
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _assign(root: dict, assignment: str, schema: Mapping[str, Field]) -> str | None:
+    """Apply one ``key=value`` to ``root`` in place; what is wrong with it, or ``None``."""
+    key, equals, text = assignment.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        return "expected key=value, such as run.seed=3"
+    try:
+        segments = _split_key(key)
+    except ValueError as error:
+        return str(error)
+    table, names, where = root, schema, ""
+    for n, (name, index) in enumerate(segments):
+        last = n == len(segments) - 1
+        path = where + name
+        if names is None:  # inside a QuantityTable: any name, one level
+            spec = None
+        elif name not in names:
+            return f"unknown key '{path}' (expected one of: {', '.join(sorted(names))})"
+        else:
+            spec = names[name]
+        if index is not None:
+            if not isinstance(spec, TableList):
+                return f"'{path}' is not an array of tables, so takes no index"
+            entries = table.get(name, [])
+            if not isinstance(entries, list):
+                return f"'{path}' is not an array in the file (got {entries!r})"
+            if not 0 <= index < len(entries):
+                valid = f"0 to {len(entries) - 1}" if entries else "none"
+                return (f"index {index} out of range: '{path}' has {len(entries)} "
+                        f"{'entry' if len(entries) == 1 else 'entries'} (valid: {valid})")
+            if last:
+                entries[index] = parse_value(text)
+                return None
+            if not isinstance(entries[index], dict):
+                return f"'{path}[{index}]' is not a table in the file (got {entries[index]!r})"
+            table, names, where = entries[index], spec.schema, f"{path}[{index}]."
+            continue
+        if last:
+            table[name] = parse_value(text)
+            return None
+        following = segments[n + 1][0]
+        if isinstance(spec, TableList):
+            return f"'{path}' is an array of tables: give an index, such as {path}[0].{following}"
+        if not isinstance(spec, (Table, QuantityTable)):
+            return f"'{path}' is a single value, so has no key '{following}'"
+        inner = table.setdefault(name, {})
+        if not isinstance(inner, dict):
+            return f"'{path}' is not a table in the file (got {inner!r})"
+        table, names, where = inner, spec.schema if isinstance(spec, Table) else None, path + "."
+    return None  # pragma: no cover - the loop returns at the last segment
 
 
 def resolve_model_file(name: str | Path, kind: str, relative_to: Path | None = None) -> Path:

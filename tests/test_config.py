@@ -198,3 +198,104 @@ def test_top_level_rules_and_defaulted_tables():
 def test_rule_mistakes_in_a_schema_fail_when_it_is_built(build, expected):
     with pytest.raises(ValueError, match=re.escape(expected)):
         build(_connection_schema())
+
+
+# ---------------------------------------------------------------------------------------
+# Overrides: key=value assignments on the raw file contents
+
+_OVERRIDE_SCHEMA = {
+    "description": cfg.Text(default=""),
+    "run": cfg.Table(default={}, schema={
+        "duration": cfg.Quantity(unit=second, bound="positive", default="1 s"),
+        "seed": cfg.Integer(minimum=0, default=0),
+    }),
+    "populations": cfg.TableList(schema={
+        "name": cfg.Text(),
+        "N": cfg.Integer(minimum=1),
+        "inputs": cfg.QuantityTable(default={}),
+    }),
+    "connections": cfg.TableList(default=[], schema={
+        "fan_in": cfg.Integer(minimum=0, default=None),
+        "probability": cfg.Number(bound="nonnegative", maximum=1.0, default=None),
+        "weight_std": cfg.Quantity(unit=mV, bound="nonnegative", default="0 mV"),
+    }, rules=(cfg.ExactlyOne("fan_in", "probability"),)),
+    "record": cfg.Table(default={}, schema={"spikes": cfg.TextList(default=[])}),
+}
+
+
+def _raw():
+    return {"run": {"seed": 1}, "populations": [{"name": "a", "N": 10}, {"name": "b", "N": 20}],
+            "connections": [{"fan_in": 2}, {"probability": 0.5, "weight_std": "1 mV"}]}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("3", 3), ("0.5", 0.5), ('"2 s"', "2 s"), ("2 s", "2 s"), ("  2 s ", "2 s"), ("true", True),
+    ('["a", "b"]', ["a", "b"]), ("{x = 1}", {"x": 1}), ("", ""), ("3\nw = 4", "3\nw = 4"),
+])
+def test_parse_value(text, expected):
+    assert cfg.parse_value(text) == expected
+
+
+def test_overrides_of_nested_and_list_keys_leave_the_input_alone():
+    raw = _raw()
+    before = repr(raw)
+    new = cfg.apply_overrides(raw, [
+        "run.seed=3", "run.duration=2 s", "populations[1].N=400", 'connections[1].weight_std="0.1 mV"',
+        'record.spikes=["a","b"]', 'populations[0].inputs.I_ext="5 pA"', "run.seed = 4",
+    ], _OVERRIDE_SCHEMA)
+    assert repr(raw) == before
+    assert new["run"] == {"seed": 4, "duration": "2 s"}  # the later assignment wins
+    assert new["populations"][1]["N"] == 400 and new["populations"][0]["inputs"] == {"I_ext": "5 pA"}
+    assert new["connections"][1] == {"probability": 0.5, "weight_std": "0.1 mV"}
+    assert new["record"] == {"spikes": ["a", "b"]}  # a table absent from the file is created
+    values = cfg.validate(new, _OVERRIDE_SCHEMA)
+    assert float(values["run"]["duration"]) == 2.0 and float(values["connections"][1]["weight_std"]) == pytest.approx(1e-4)
+    assert cfg.lookup(new, "populations[1].N") == 400 and cfg.lookup(values, "run.seed") == 4
+    assert cfg.lookup(new, "populations[5].N", None) is None
+    with pytest.raises(KeyError):
+        cfg.lookup(new, "run.speed")
+
+
+def test_an_override_that_does_not_fit_fails_validation_like_the_file_would():
+    new = cfg.apply_overrides(_raw(), ["run.duration=2 mV", "connections[0].probability=0.1"], _OVERRIDE_SCHEMA)
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate(new, _OVERRIDE_SCHEMA, source="net.toml")
+    assert error.value.problems == [
+        "net.toml: key 'run.duration': expected a time (e.g. \"10 ms\"), got '2 mV' which is a voltage (e.g. \"-70 mV\")",
+        "net.toml: key 'connections[0]': expected exactly one of 'fan_in' and 'probability', got both",
+    ]
+
+
+def test_bad_overrides_are_all_named_with_what_was_expected():
+    raw = _raw()
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.apply_overrides(raw, ["run.sed=3", "populations[2].N=1", "connections[-1].fan_in=1", "seed",
+                                  "=3", "populations.N=3", "run.seed.x=1", "run[0].seed=1", "a..b=1",
+                                  "nothing=1"], _OVERRIDE_SCHEMA, source="net.toml")
+    assert error.value.problems == [
+        "net.toml: override 'run.sed=3': unknown key 'run.sed' (expected one of: duration, seed)",
+        "net.toml: override 'populations[2].N=1': index 2 out of range: 'populations' has 2 entries (valid: 0 to 1)",
+        "net.toml: override 'connections[-1].fan_in=1': index -1 out of range: 'connections' has 2 entries (valid: 0 to 1)",
+        "net.toml: override 'seed': expected key=value, such as run.seed=3",
+        "net.toml: override '=3': expected key=value, such as run.seed=3",
+        "net.toml: override 'populations.N=3': 'populations' is an array of tables: give an index, such as populations[0].N",
+        "net.toml: override 'run.seed.x=1': 'run.seed' is a single value, so has no key 'x'",
+        "net.toml: override 'run[0].seed=1': 'run' is not an array of tables, so takes no index",
+        "net.toml: override 'a..b=1': malformed key 'a..b' (expected names joined by '.', "
+        "each with an optional index, e.g. populations[0].N)",
+        "net.toml: override 'nothing=1': unknown key 'nothing' "
+        "(expected one of: connections, description, populations, record, run)",
+    ]
+    assert raw == _raw()
+    with pytest.raises(cfg.ConfigError, match="'connections' has 0 entries"):
+        cfg.apply_overrides({"populations": []}, ["connections[0].fan_in=1"], _OVERRIDE_SCHEMA)
+
+
+def test_overrides_on_a_shipped_network_file():
+    from dendritic.network import NETWORK_SCHEMA, circuit_from_mapping
+    path = cfg.MODELS_DIR / "networks" / "population.toml"
+    raw = cfg.apply_overrides(cfg.read_toml(path), ["run.seed=3", "run.duration=500 ms", "populations[0].N=40"],
+                              NETWORK_SCHEMA, source=path)
+    spec = circuit_from_mapping(raw, source=path, relative_to=path.parent)
+    assert spec.run["seed"] == 3 and float(spec.run["duration"]) == pytest.approx(0.5)
+    assert spec.values["populations"][0]["N"] == 40
