@@ -15,6 +15,7 @@ Rules between the keys of one table (:class:`ExactlyOne`, :class:`AtMostOne`,
 
 Command-line overrides, ``run.seed=3``, ``populations[0].N=400``, ``run.duration=2 s``,
 are applied to the raw file contents by :func:`apply_overrides` and validated with it.
+:func:`describe` lists every key of a schema with its default and unit, for help texts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import (
@@ -60,6 +61,8 @@ __all__ = [
     "apply_overrides",
     "parse_value",
     "lookup",
+    "Option",
+    "describe",
     "MODELS_DIR",
     "resolve_model_file",
 ]
@@ -83,6 +86,7 @@ _MISSING = object()
 class Field:
     doc: str = ""
     default: Any = _MISSING
+    kind = "value"  # what a value looks like, for help texts (see :func:`describe`)
 
     @property
     def required(self) -> bool:
@@ -103,6 +107,11 @@ class Quantity(Field):
 
     unit: Any = 1
     bound: str | None = None
+
+    @property
+    def kind(self) -> str:
+        name, unit = _unit_kind(self.unit)
+        return _joined(f"{name} in {unit}" if unit else name, _BOUNDS.get(self.bound))
 
     def check(self, value, where, problems):
         expected = describe_dimension(self.unit)
@@ -139,6 +148,11 @@ class Number(Field):
     bound: str | None = None
     maximum: float | None = None
 
+    @property
+    def kind(self) -> str:
+        bounds = _joined(_BOUNDS.get(self.bound), None if self.maximum is None else f"<= {self.maximum}")
+        return f"number {bounds}" if bounds else "number"
+
     def check(self, value, where, problems):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.append(f"'{where}': expected a number, got {value!r}")
@@ -161,6 +175,10 @@ class Integer(Field):
 
     minimum: int | None = None
 
+    @property
+    def kind(self) -> str:
+        return "whole number" if self.minimum is None else f"whole number >= {self.minimum}"
+
     def check(self, value, where, problems):
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append(f"'{where}': expected a whole number, got {value!r}")
@@ -177,6 +195,10 @@ class Choice(Field):
 
     options: tuple[str, ...] = ()
 
+    @property
+    def kind(self) -> str:
+        return "one of " + ", ".join(_toml(o) for o in self.options)
+
     def check(self, value, where, problems):
         if value not in self.options:
             choices = ", ".join(repr(o) for o in self.options)
@@ -189,6 +211,8 @@ class Choice(Field):
 class Text(Field):
     """Free text (a description, a source reference, a file name)."""
 
+    kind = "string"
+
     def check(self, value, where, problems):
         if not isinstance(value, str):
             problems.append(f"'{where}': expected a string, got {value!r}")
@@ -199,6 +223,8 @@ class Text(Field):
 @dataclass(frozen=True)
 class Flag(Field):
     """``true`` or ``false``."""
+
+    kind = "true or false"
 
     def check(self, value, where, problems):
         if not isinstance(value, bool):
@@ -216,6 +242,13 @@ class QuantityList(Field):
     bound: str | None = None
     minimum_length: int = 1
     ordered: bool = False
+
+    @property
+    def kind(self) -> str:
+        name, unit = _unit_kind(self.unit)
+        values = f"array of {name} values in {unit}" if unit else "array of plain numbers"
+        length = f"at least {self.minimum_length}" if self.minimum_length > 1 else None
+        return _joined(values, _BOUNDS.get(self.bound), length)
 
     def check(self, value, where, problems):
         if not isinstance(value, list) or len(value) < self.minimum_length:
@@ -237,6 +270,11 @@ class IntegerList(Field):
     minimum: int | None = None
     minimum_length: int = 1
 
+    @property
+    def kind(self) -> str:
+        bound = "" if self.minimum is None else f" >= {self.minimum}"
+        return _joined(f"array of whole numbers{bound}", f"at least {self.minimum_length}" if self.minimum_length > 1 else None)
+
     def check(self, value, where, problems):
         if (not isinstance(value, list) or len(value) < self.minimum_length
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
@@ -252,6 +290,8 @@ class IntegerList(Field):
 class TextList(Field):
     """An array of strings."""
 
+    kind = "array of strings"
+
     def check(self, value, where, problems):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"'{where}': expected an array of strings, got {value!r}")
@@ -263,6 +303,8 @@ class TextList(Field):
 class QuantityTable(Field):
     """A table of name -> quantity string whose allowed names and units are known only
     later (e.g. the inputs of a neuron kind); values are parsed, checked by the caller."""
+
+    kind = 'table of name = quantity ("5 mV")'
 
     def check(self, value, where, problems):
         if not isinstance(value, Mapping):
@@ -533,6 +575,57 @@ def lookup(mapping: Mapping, key: str, default: Any = _MISSING):
     if default is _MISSING:
         raise KeyError(key)
     return default
+
+
+class Option(NamedTuple):
+    """One row of :func:`describe`."""
+
+    key: str  # dotted path, "[]" for any entry of an array of tables
+    default: str  # as written in a file, "required", or "unset" (a default of None)
+    help: str  # what the value looks like (unit, bounds) and the field's doc
+
+
+def describe(schema: Mapping[str, Field], prefix: str = "") -> list[Option]:
+    """Every leaf key of ``schema`` with its default and what it takes, in schema order:
+    ``Option("run.dt", '"0.1 ms"', "time in ms, > 0")``, ``Option("populations[].N", ...)``."""
+    options = []
+    for key, spec in schema.items():
+        if isinstance(spec, Table):
+            options += describe(spec.schema, f"{prefix}{key}.")
+        elif isinstance(spec, TableList):
+            options += describe(spec.schema, f"{prefix}{key}[].")
+        else:
+            default = "required" if spec.required else "unset" if spec.default is None else _toml(spec.default)
+            options.append(Option(prefix + key, default, f"{spec.kind}; {spec.doc}" if spec.doc else spec.kind))
+    return options
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+_BOUNDS = {"positive": "> 0", "nonnegative": ">= 0"}
+
+
+def _joined(*parts) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def _unit_kind(unit) -> tuple[str, str | None]:
+    """``ms`` -> ("time", "ms"), ``1/mV`` -> ("inverse voltage", "/mV"), ``1`` -> ("plain number", None)."""
+    if get_dimensions(unit) is DIMENSIONLESS:
+        return "plain number", None
+    name = describe_dimension(unit)
+    match = re.match(r"^an? (.*?) \(e\.g\. .*\)$", name)
+    return (match[1] if match else "quantity"), re.sub(r"^(\w+)\^-1$", r"/\1", str(unit))
 
 
 _SEGMENT = re.compile(r"^([A-Za-z0-9_-]+)(?:\[(-?\d+)\])?$")

@@ -299,3 +299,48 @@ def test_overrides_on_a_shipped_network_file():
     spec = circuit_from_mapping(raw, source=path, relative_to=path.parent)
     assert spec.run["seed"] == 3 and float(spec.run["duration"]) == pytest.approx(0.5)
     assert spec.values["populations"][0]["N"] == 40
+
+
+# ---------------------------------------------------------------------------------------
+# describe(): every key with its default and unit, for help texts
+
+def test_describe_lists_every_leaf_with_default_and_unit():
+    schema = {
+        "run": cfg.Table(schema={
+            "duration": cfg.Quantity(unit=second, bound="positive", doc="simulated time"),
+            "dt": cfg.Quantity(unit=ms, bound="positive", default="0.1 ms"),
+            "seed": cfg.Integer(minimum=0, default=0),
+        }),
+        "populations": cfg.TableList(schema={
+            "N": cfg.Integer(minimum=1, doc="number of neurons"),
+            "beta": cfg.Quantity(unit=1 / mV, default="1/3 /mV"),
+            "transfer": cfg.Choice(options=("sigmoid", "relu"), default="sigmoid"),
+        }),
+        "fan_in": cfg.Integer(default=None),
+        "windows": cfg.QuantityList(unit=second, bound="positive", default=["1 s", "2 s"]),
+        "spikes": cfg.TextList(default=[]),
+        "plot": cfg.Flag(default=False),
+    }
+    assert [tuple(option) for option in cfg.describe(schema)] == [
+        ("run.duration", "required", "time in s, > 0; simulated time"),
+        ("run.dt", '"0.1 ms"', "time in ms, > 0"),
+        ("run.seed", "0", "whole number >= 0"),
+        ("populations[].N", "required", "whole number >= 1; number of neurons"),
+        ("populations[].beta", '"1/3 /mV"', "inverse voltage in /mV"),
+        ("populations[].transfer", '"sigmoid"', 'one of "sigmoid", "relu"'),
+        ("fan_in", "unset", "whole number"),
+        ("windows", '["1 s", "2 s"]', "array of time values in s, > 0"),
+        ("spikes", "[]", "array of strings"),
+        ("plot", "false", "true or false"),
+    ]
+    option = cfg.describe(schema)[1]
+    assert (option.key, option.default) == ("run.dt", '"0.1 ms"')
+
+
+def test_describe_covers_a_shipped_schema_and_its_keys_can_be_overridden():
+    from dendritic.network import NETWORK_SCHEMA
+    options = {option.key: option for option in cfg.describe(NETWORK_SCHEMA)}
+    assert options["connections[].weight_std"].default == '"0 mV"' and "in mV" in options["connections[].weight_std"].help
+    raw = cfg.read_toml(cfg.MODELS_DIR / "networks" / "population.toml")
+    # every described key is one apply_overrides accepts
+    cfg.apply_overrides(raw, [key.replace("[]", "[0]") + "=1" for key in options], NETWORK_SCHEMA)
