@@ -8,6 +8,14 @@ Quantities are written as strings, ``"10 ms"``, ``"600 nS"``, ``"0.15 /ms"``,
 
 Every problem raises :class:`ConfigError` naming the file, the key (as a dotted path,
 ``populations[0].N``) and what was expected; all problems of a file are reported at once.
+
+Rules between the keys of one table (:class:`ExactlyOne`, :class:`AtMostOne`,
+:class:`Requires`) are given as ``rules=(...)`` to :class:`Table`, :class:`TableList` or
+:func:`validate` and checked after the table's fields.
+
+Command-line overrides, ``run.seed=3``, ``populations[0].N=400``, ``run.duration=2 s``,
+are applied to the raw file contents by :func:`apply_overrides` and validated with it.
+:func:`describe` lists every key of a schema with its default and unit, for help texts.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import (
@@ -44,10 +52,19 @@ __all__ = [
     "QuantityTable",
     "Magnitude",
     "RawTable",
+    "Rule",
+    "ExactlyOne",
+    "AtMostOne",
+    "Requires",
     "parse_quantity",
     "load",
     "read_toml",
     "validate",
+    "apply_overrides",
+    "parse_value",
+    "lookup",
+    "Option",
+    "describe",
     "MODELS_DIR",
     "resolve_model_file",
 ]
@@ -71,6 +88,7 @@ _MISSING = object()
 class Field:
     doc: str = ""
     default: Any = _MISSING
+    kind = "value"  # what a value looks like, for help texts (see :func:`describe`)
 
     @property
     def required(self) -> bool:
@@ -91,6 +109,11 @@ class Quantity(Field):
 
     unit: Any = 1
     bound: str | None = None
+
+    @property
+    def kind(self) -> str:
+        name, unit = _unit_kind(self.unit)
+        return _joined(f"{name} in {unit}" if unit else name, _BOUNDS.get(self.bound))
 
     def check(self, value, where, problems):
         expected = describe_dimension(self.unit)
@@ -127,6 +150,11 @@ class Number(Field):
     bound: str | None = None
     maximum: float | None = None
 
+    @property
+    def kind(self) -> str:
+        bounds = _joined(_BOUNDS.get(self.bound), None if self.maximum is None else f"<= {self.maximum}")
+        return f"number {bounds}" if bounds else "number"
+
     def check(self, value, where, problems):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.append(f"'{where}': expected a number, got {value!r}")
@@ -149,6 +177,10 @@ class Integer(Field):
 
     minimum: int | None = None
 
+    @property
+    def kind(self) -> str:
+        return "whole number" if self.minimum is None else f"whole number >= {self.minimum}"
+
     def check(self, value, where, problems):
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append(f"'{where}': expected a whole number, got {value!r}")
@@ -165,6 +197,10 @@ class Choice(Field):
 
     options: tuple[str, ...] = ()
 
+    @property
+    def kind(self) -> str:
+        return "one of " + ", ".join(_toml(o) for o in self.options)
+
     def check(self, value, where, problems):
         if value not in self.options:
             choices = ", ".join(repr(o) for o in self.options)
@@ -177,6 +213,8 @@ class Choice(Field):
 class Text(Field):
     """Free text (a description, a source reference, a file name)."""
 
+    kind = "string"
+
     def check(self, value, where, problems):
         if not isinstance(value, str):
             problems.append(f"'{where}': expected a string, got {value!r}")
@@ -187,6 +225,8 @@ class Text(Field):
 @dataclass(frozen=True)
 class Flag(Field):
     """``true`` or ``false``."""
+
+    kind = "true or false"
 
     def check(self, value, where, problems):
         if not isinstance(value, bool):
@@ -204,6 +244,13 @@ class QuantityList(Field):
     bound: str | None = None
     minimum_length: int = 1
     ordered: bool = False
+
+    @property
+    def kind(self) -> str:
+        name, unit = _unit_kind(self.unit)
+        values = f"array of {name} values in {unit}" if unit else "array of plain numbers"
+        length = f"at least {self.minimum_length}" if self.minimum_length > 1 else None
+        return _joined(values, _BOUNDS.get(self.bound), length)
 
     def check(self, value, where, problems):
         if not isinstance(value, list) or len(value) < self.minimum_length:
@@ -225,6 +272,11 @@ class IntegerList(Field):
     minimum: int | None = None
     minimum_length: int = 1
 
+    @property
+    def kind(self) -> str:
+        bound = "" if self.minimum is None else f" >= {self.minimum}"
+        return _joined(f"array of whole numbers{bound}", f"at least {self.minimum_length}" if self.minimum_length > 1 else None)
+
     def check(self, value, where, problems):
         if (not isinstance(value, list) or len(value) < self.minimum_length
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
@@ -240,6 +292,8 @@ class IntegerList(Field):
 class TextList(Field):
     """An array of strings."""
 
+    kind = "array of strings"
+
     def check(self, value, where, problems):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"'{where}': expected an array of strings, got {value!r}")
@@ -251,6 +305,8 @@ class TextList(Field):
 class QuantityTable(Field):
     """A table of name -> quantity string whose allowed names and units are known only
     later (e.g. the inputs of a neuron kind); values are parsed, checked by the caller."""
+
+    kind = 'table of name = quantity ("5 mV")'
 
     def check(self, value, where, problems):
         if not isinstance(value, Mapping):
@@ -272,6 +328,10 @@ class Magnitude(Field):
     checked by the caller. ``bound`` as for :class:`Quantity`."""
 
     bound: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return _joined("number or quantity (unit of the target)", _BOUNDS.get(self.bound))
 
     def check(self, value, where, problems):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -296,6 +356,10 @@ class RawTable(Field):
     """A table passed on as written, validated later against a schema chosen by one of
     its keys (e.g. a plasticity rule's parameters, chosen by ``rule``)."""
 
+    @property
+    def kind(self) -> str:
+        return "table"
+
     def check(self, value, where, problems):
         if not isinstance(value, Mapping):
             problems.append(f"'{where}': expected a table, got {value!r}")
@@ -305,23 +369,31 @@ class RawTable(Field):
 
 @dataclass(frozen=True)
 class Table(Field):
-    """A TOML table with its own schema."""
+    """A TOML table with its own schema; ``rules`` (:class:`Rule`) relate its keys."""
 
     schema: Mapping[str, Field] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "rules", _bind_rules(self.rules, self.schema))
 
     def check(self, value, where, problems):
         if not isinstance(value, Mapping):
             problems.append(f"'{where}': expected a table, got {value!r}")
             return None
-        return _validate(value, self.schema, where + ".", problems)
+        return _validate(value, self.schema, where + ".", problems, self.rules)
 
 
 @dataclass(frozen=True)
 class TableList(Field):
-    """An array of tables (``[[name]]`` in TOML), each with the same schema."""
+    """An array of tables (``[[name]]`` in TOML), each with the same schema and ``rules``."""
 
     schema: Mapping[str, Field] = field(default_factory=dict)
     minimum: int = 0
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "rules", _bind_rules(self.rules, self.schema))
 
     def check(self, value, where, problems):
         if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
@@ -330,16 +402,154 @@ class TableList(Field):
         if len(value) < self.minimum:
             problems.append(f"'{where}': expected at least {self.minimum} entries, got {len(value)}")
             return None
-        return [_validate(item, self.schema, f"{where}[{n}].", problems) for n, item in enumerate(value)]
+        return [_validate(item, self.schema, f"{where}[{n}].", problems, self.rules) for n, item in enumerate(value)]
 
 
-def validate(mapping: Mapping, schema: Mapping[str, Field], source: str | Path = "<input>", prefix: str = "") -> dict:
-    """Check ``mapping`` against ``schema``; return the parsed values (defaults filled in).
+# ---------------------------------------------------------------------------------------
+# Rules between the keys of one table
+
+class Rule:
+    """A condition on several keys of one table, checked after its fields.
+
+    A key is *given* when the file has it (a default does not count). The keys a rule
+    names must be in the table's schema (``ValueError`` when the schema is built).
+    """
+
+    keys: tuple[str, ...] = ()
+
+    def bind(self, schema: Mapping[str, Field]) -> None:
+        """Raise ``ValueError`` unless ``schema`` fits this rule."""
+        unknown = [key for key in self.keys if key not in schema]
+        if unknown:
+            raise ValueError(f"{self!r} names {_listing(unknown)}, not in the schema "
+                             f"(keys: {', '.join(sorted(schema)) or 'none'})")
+
+    def check(self, table: Mapping, parsed: Mapping, schema: Mapping[str, Field]) -> str | None:
+        """What is wrong with ``table`` (raw) / ``parsed`` (validated), or ``None``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(repr(k) for k in self.keys)})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    __hash__ = None
+
+
+class _Choose(Rule):
+    def __init__(self, *keys: str):
+        if len(keys) < 2 or len(set(keys)) != len(keys) or not all(isinstance(k, str) for k in keys):
+            raise ValueError(f"{type(self).__name__} takes two or more distinct keys, got {keys!r}")
+        self.keys = keys
+
+    def bind(self, schema):
+        super().bind(schema)
+        required = [key for key in self.keys if schema[key].required]
+        if required:
+            raise ValueError(f"{self!r}: {_listing(required)} is required, so always given; give it a default (None)")
+
+
+class ExactlyOne(_Choose):
+    """Exactly one of ``keys`` is given: ``ExactlyOne("fan_in", "probability")``."""
+
+    def check(self, table, parsed, schema):
+        given = _given(table, self.keys)
+        if len(given) != 1:
+            got = "neither" if not given else "both" if len(self.keys) == len(given) == 2 else _listing(given)
+            return f"expected exactly one of {_listing(self.keys)}, got {got}"
+        return None
+
+
+class AtMostOne(_Choose):
+    """At most one of ``keys`` is given: ``AtMostOne("rate", "rates_file")``."""
+
+    def check(self, table, parsed, schema):
+        given = _given(table, self.keys)
+        if len(given) > 1:
+            got = "both" if len(self.keys) == len(given) == 2 else _listing(given)
+            return f"expected at most one of {_listing(self.keys)}, got {got}"
+        return None
+
+
+class Requires(Rule):
+    """When ``key`` is given, every key of ``needs`` must be given too.
+
+    ``Requires("stp", needs=("transmit",))``; with ``when``, only if ``key`` has that value
+    (defaults count): ``Requires("transmit", needs="burst_length", when="bursts")``.
+    """
+
+    def __init__(self, key: str, needs: str | tuple[str, ...], when: Any = _MISSING):
+        needs = (needs,) if isinstance(needs, str) else tuple(needs)
+        if not isinstance(key, str) or not needs or not all(isinstance(k, str) for k in needs) or key in needs:
+            raise ValueError(f"Requires takes a key and the other keys it needs, got {key!r}, needs={needs!r}")
+        self.key, self.needs, self.when = key, needs, when
+        self.keys = (key, *needs)
+
+    def bind(self, schema):
+        super().bind(schema)
+        if self.when is not _MISSING:
+            problems: list[str] = []
+            schema[self.key].check(self.when, self.key, problems)
+            if problems:
+                raise ValueError(f"{self!r}: the value of when= does not fit the field: {problems[0]}")
+        required = [key for key in self.needs if schema[key].required]
+        if required:
+            raise ValueError(f"{self!r}: {_listing(required)} is required anyway")
+
+    def check(self, table, parsed, schema):
+        if self.when is _MISSING:
+            if not _given(table, (self.key,)):
+                return None
+            reason = f"'{self.key}' is given"
+        else:
+            if not _same(parsed.get(self.key), schema[self.key].check(self.when, self.key, [])):
+                return None
+            reason = f"'{self.key}' is {self.when!r}"
+        missing = [key for key in self.needs if not _given(table, (key,))]
+        if missing:
+            return f"missing {_listing(missing)} (required when {reason})"
+        return None
+
+    def __repr__(self):
+        when = "" if self.when is _MISSING else f", when={self.when!r}"
+        return f"Requires({self.key!r}, needs={self.needs!r}{when})"
+
+
+def _bind_rules(rules, schema) -> tuple[Rule, ...]:
+    rules = (rules,) if isinstance(rules, Rule) else tuple(rules)
+    for rule in rules:
+        if not isinstance(rule, Rule):
+            raise ValueError(f"rules must be Rule objects (ExactlyOne, AtMostOne, Requires), got {rule!r}")
+        rule.bind(schema)
+    return rules
+
+
+def _given(table: Mapping, keys) -> list[str]:
+    return [key for key in keys if table.get(key) is not None]
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _listing(keys) -> str:
+    quoted = [f"'{key}'" for key in keys]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def validate(mapping: Mapping, schema: Mapping[str, Field], source: str | Path = "<input>", prefix: str = "",
+             rules=()) -> dict:
+    """Check ``mapping`` against ``schema`` (and top-level ``rules``); return the parsed
+    values (defaults filled in).
 
     Raises :class:`ConfigError` listing every problem, each prefixed with ``source``.
     """
     problems: list[str] = []
-    parsed = _validate(mapping, schema, prefix, problems)
+    parsed = _validate(mapping, schema, prefix, problems, _bind_rules(rules, schema))
     if problems:
         raise ConfigError([f"{source}: key {p}" for p in problems])
     return parsed
@@ -357,9 +567,187 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError([f"{path}: not valid TOML ({error})"]) from None
 
 
-def load(path: str | Path, schema: Mapping[str, Field]) -> dict:
+def load(path: str | Path, schema: Mapping[str, Field], rules=()) -> dict:
     """Read the TOML file ``path`` and :func:`validate` it against ``schema``."""
-    return validate(read_toml(path), schema, source=Path(path))
+    return validate(read_toml(path), schema, source=Path(path), rules=rules)
+
+
+# ---------------------------------------------------------------------------------------
+# Overrides: key=value assignments applied to the raw contents of a file
+
+def apply_overrides(raw: Mapping, assignments, schema: Mapping[str, Field], source: str | Path = "<input>") -> dict:
+    """A copy of ``raw`` (unvalidated TOML data) with ``assignments`` applied, in order.
+
+    Each assignment is ``key=value``: ``key`` a dotted path allowed by ``schema``
+    (``run.seed``, ``connections[1].weight_std``; missing tables are created, entries of
+    arrays of tables must exist), ``value`` read by :func:`parse_value`. Validate the result
+    with the same schema. Raises :class:`ConfigError` naming every bad assignment.
+    """
+    if isinstance(assignments, str):
+        assignments = [assignments]
+    result = _copy(raw)
+    problems = []
+    for assignment in assignments:
+        problem = _assign(result, assignment, schema)
+        if problem is not None:
+            problems.append(f"{source}: override {assignment!r}: {problem}")
+    if problems:
+        raise ConfigError(problems)
+    return result
+
+
+def parse_value(text: str):
+    """``text`` read as a TOML value (``3``, ``"2 s"``, ``["a", "b"]``, ``true``), else
+    the bare string (so ``2 s`` is ``"2 s"``)."""
+    try:
+        parsed = tomllib.loads("v = " + text)
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+    return parsed["v"] if list(parsed) == ["v"] else text.strip()
+
+
+def lookup(mapping: Mapping, key: str, default: Any = _MISSING):
+    """The value at the dotted path ``key`` (``connections[1].weight``) of raw or parsed
+    values; ``default`` if it is absent, else ``KeyError``."""
+    value = mapping
+    for name, index in _split_key(key):
+        if not isinstance(value, Mapping) or name not in value:
+            break
+        value = value[name]
+        if index is not None:
+            if not isinstance(value, list) or not -len(value) <= index < len(value):
+                break
+            value = value[index]
+    else:
+        return value
+    if default is _MISSING:
+        raise KeyError(key)
+    return default
+
+
+class Option(NamedTuple):
+    """One row of :func:`describe`."""
+
+    key: str  # dotted path, "[]" for any entry of an array of tables
+    default: str  # as written in a file, "required", or "unset" (a default of None)
+    help: str  # what the value looks like (unit, bounds) and the field's doc
+
+
+def describe(schema: Mapping[str, Field], prefix: str = "") -> list[Option]:
+    """Every leaf key of ``schema`` with its default and what it takes, in schema order:
+    ``Option("run.dt", '"0.1 ms"', "time in ms, > 0")``, ``Option("populations[].N", ...)``."""
+    options = []
+    for key, spec in schema.items():
+        if isinstance(spec, Table):
+            options += describe(spec.schema, f"{prefix}{key}.")
+        elif isinstance(spec, TableList):
+            options += describe(spec.schema, f"{prefix}{key}[].")
+        else:
+            default = "required" if spec.required else "unset" if spec.default is None else _toml(spec.default)
+            options.append(Option(prefix + key, default, f"{spec.kind}; {spec.doc}" if spec.doc else spec.kind))
+    return options
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+_BOUNDS = {"positive": "> 0", "nonnegative": ">= 0"}
+
+
+def _joined(*parts) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def _unit_kind(unit) -> tuple[str, str | None]:
+    """``ms`` -> ("time", "ms"), ``1/mV`` -> ("inverse voltage", "/mV"), ``1`` -> ("plain number", None)."""
+    if get_dimensions(unit) is DIMENSIONLESS:
+        return "plain number", None
+    name = describe_dimension(unit)
+    match = re.match(r"^an? (.*?) \(e\.g\. .*\)$", name)
+    return (match[1] if match else "quantity"), re.sub(r"^(\w+)\^-1$", r"/\1", str(unit))
+
+
+_SEGMENT = re.compile(r"^([A-Za-z0-9_-]+)(?:\[(-?\d+)\])?$")
+
+
+def _split_key(key: str) -> list[tuple[str, int | None]]:
+    segments = []
+    for part in key.split("."):
+        match = _SEGMENT.match(part.strip())
+        if not match:
+            raise ValueError(f"malformed key {key!r} (expected names joined by '.', "
+                             "each with an optional index, e.g. populations[0].N)")
+        segments.append((match[1], None if match[2] is None else int(match[2])))
+    return segments
+
+
+def _copy(value):
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _assign(root: dict, assignment: str, schema: Mapping[str, Field]) -> str | None:
+    """Apply one ``key=value`` to ``root`` in place; what is wrong with it, or ``None``."""
+    key, equals, text = assignment.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        return "expected key=value, such as run.seed=3"
+    try:
+        segments = _split_key(key)
+    except ValueError as error:
+        return str(error)
+    table, names, where = root, schema, ""
+    for n, (name, index) in enumerate(segments):
+        last = n == len(segments) - 1
+        path = where + name
+        if names is None:  # inside a QuantityTable: any name, one level
+            spec = None
+        elif name not in names:
+            return f"unknown key '{path}' (expected one of: {', '.join(sorted(names))})"
+        else:
+            spec = names[name]
+        if index is not None:
+            if not isinstance(spec, TableList):
+                return f"'{path}' is not an array of tables, so takes no index"
+            entries = table.get(name, [])
+            if not isinstance(entries, list):
+                return f"'{path}' is not an array in the file (got {entries!r})"
+            if not 0 <= index < len(entries):
+                valid = f"0 to {len(entries) - 1}" if entries else "none"
+                return (f"index {index} out of range: '{path}' has {len(entries)} "
+                        f"{'entry' if len(entries) == 1 else 'entries'} (valid: {valid})")
+            if last:
+                entries[index] = parse_value(text)
+                return None
+            if not isinstance(entries[index], dict):
+                return f"'{path}[{index}]' is not a table in the file (got {entries[index]!r})"
+            table, names, where = entries[index], spec.schema, f"{path}[{index}]."
+            continue
+        if last:
+            table[name] = parse_value(text)
+            return None
+        following = segments[n + 1][0]
+        if isinstance(spec, TableList):
+            return f"'{path}' is an array of tables: give an index, such as {path}[0].{following}"
+        if not isinstance(spec, (Table, QuantityTable)):
+            return f"'{path}' is a single value, so has no key '{following}'"
+        inner = table.setdefault(name, {})
+        if not isinstance(inner, dict):
+            return f"'{path}' is not a table in the file (got {inner!r})"
+        table, names, where = inner, spec.schema if isinstance(spec, Table) else None, path + "."
+    return None  # pragma: no cover - the loop returns at the last segment
 
 
 def resolve_model_file(name: str | Path, kind: str, relative_to: Path | None = None) -> Path:
@@ -383,7 +771,7 @@ def resolve_model_file(name: str | Path, kind: str, relative_to: Path | None = N
     raise ConfigError([f"{name}: no such model file (looked for {', '.join(str(c) for c in candidates)}; shipped {kind}: {', '.join(shipped_names) or 'none'})"])
 
 
-def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, problems: list[str]) -> dict:
+def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, problems: list[str], rules=()) -> dict:
     parsed = {}
     for key in mapping:
         if key not in schema:
@@ -400,6 +788,11 @@ def _validate(mapping: Mapping, schema: Mapping[str, Field], prefix: str, proble
                 parsed[key] = None if spec.default is None else spec.check(spec.default, f"{prefix}{key}", problems)
             continue
         parsed[key] = spec.check(mapping[key], f"{prefix}{key}", problems)
+    for rule in rules:
+        problem = rule.check(mapping, parsed, schema)
+        if problem is not None:
+            # the table's dotted path; at top level, the first key the rule names
+            problems.append(f"'{prefix[:-1] if prefix else rule.keys[0]}': {problem}")
     return parsed
 
 

@@ -109,3 +109,243 @@ def test_list_fields_check_each_element_and_name_its_index():
     assert "x.toml: key 'windows[1]'" in message and "a time" in message
     assert "'windows[2]'" in message and "positive" in message
     assert "'sizes'" in message and "at least 2 whole numbers >= 1" in message
+
+
+# ---------------------------------------------------------------------------------------
+# Rules between keys of one table
+
+def _connection_schema(**extra):
+    return {
+        "fan_in": cfg.Integer(minimum=0, default=None),
+        "probability": cfg.Number(bound="nonnegative", maximum=1.0, default=None),
+        "stp": cfg.Text(default=None),
+        "tau_stp": cfg.Quantity(unit=ms, bound="positive", default=None),
+        "transmit": cfg.Choice(options=("spikes", "bursts"), default="spikes"),
+        "burst_length": cfg.Integer(minimum=1, default=None),
+        **extra,
+    }
+
+
+def _problems(mapping, schema, **kwargs):
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate(mapping, schema, source="net.toml", **kwargs)
+    return error.value.problems
+
+
+def test_exactly_one():
+    schema = {"c": cfg.Table(schema=_connection_schema(), rules=(cfg.ExactlyOne("fan_in", "probability"),))}
+    assert cfg.validate({"c": {"fan_in": 3}}, schema)["c"]["fan_in"] == 3
+    assert cfg.validate({"c": {"probability": 0.5}}, schema)["c"]["probability"] == 0.5
+    assert _problems({"c": {"fan_in": 3, "probability": 0.5}}, schema) == [
+        "net.toml: key 'c': expected exactly one of 'fan_in' and 'probability', got both"]
+    assert _problems({"c": {}}, schema) == [
+        "net.toml: key 'c': expected exactly one of 'fan_in' and 'probability', got neither"]
+
+
+def test_at_most_one():
+    rule = cfg.AtMostOne("fan_in", "probability", "stp")
+    schema = {"c": cfg.Table(schema=_connection_schema(), rules=(rule,))}
+    assert cfg.validate({"c": {}}, schema)["c"]["fan_in"] is None
+    assert cfg.validate({"c": {"stp": "x"}}, schema)["c"]["stp"] == "x"
+    assert _problems({"c": {"fan_in": 3, "stp": "x"}}, schema) == [
+        "net.toml: key 'c': expected at most one of 'fan_in', 'probability' and 'stp', got 'fan_in' and 'stp'"]
+
+
+def test_requires_and_requires_when():
+    rules = (cfg.Requires("stp", needs=("tau_stp",)), cfg.Requires("transmit", needs="burst_length", when="bursts"))
+    schema = {"c": cfg.Table(schema=_connection_schema(), rules=rules)}
+    values = cfg.validate({"c": {"stp": "depressing", "tau_stp": "100 ms"}}, schema)["c"]
+    assert values["stp"] == "depressing" and float(values["tau_stp"]) == pytest.approx(0.1)
+    assert cfg.validate({"c": {"transmit": "bursts", "burst_length": 3}}, schema)["c"]["burst_length"] == 3
+    assert cfg.validate({"c": {"transmit": "spikes"}}, schema)["c"]["burst_length"] is None
+    assert _problems({"c": {"stp": "depressing"}}, schema) == [
+        "net.toml: key 'c': missing 'tau_stp' (required when 'stp' is given)"]
+    assert _problems({"c": {"transmit": "bursts"}}, schema) == [
+        "net.toml: key 'c': missing 'burst_length' (required when 'transmit' is 'bursts')"]
+
+
+def test_rules_in_a_table_list_name_the_element_and_all_are_reported():
+    schema = {"connections": cfg.TableList(schema=_connection_schema(), rules=(
+        cfg.ExactlyOne("fan_in", "probability"), cfg.Requires("stp", needs="tau_stp")))}
+    problems = _problems({"connections": [{"fan_in": 2}, {"fan_in": 2, "probability": 0.1},
+                                          {"probability": 0.1, "stp": "x"}, {"fan_in": -1}]}, schema)
+    assert problems == [
+        "net.toml: key 'connections[1]': expected exactly one of 'fan_in' and 'probability', got both",
+        "net.toml: key 'connections[2]': missing 'tau_stp' (required when 'stp' is given)",
+        "net.toml: key 'connections[3].fan_in': expected a whole number >= 0, got -1",
+    ]
+
+
+def test_top_level_rules_and_defaulted_tables():
+    schema = _connection_schema()
+    problems = _problems({"fan_in": 1, "probability": 0.2}, schema, rules=[cfg.ExactlyOne("fan_in", "probability")])
+    assert problems == ["net.toml: key 'fan_in': expected exactly one of 'fan_in' and 'probability', got both"]
+    # a table left out of the file is validated from its default, rules included
+    nested = {"c": cfg.Table(default={}, schema=schema, rules=(cfg.ExactlyOne("fan_in", "probability"),))}
+    assert "got neither" in _problems({}, nested)[0]
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda s: cfg.Table(schema=s, rules=(cfg.ExactlyOne("fan_in", "probabilty"),)), "'probabilty', not in the schema"),
+    (lambda s: cfg.TableList(schema=s, rules=(cfg.Requires("stp", needs="tau"),)), "'tau', not in the schema"),
+    (lambda s: cfg.validate({}, s, rules=(cfg.AtMostOne("fan", "stp"),)), "'fan', not in the schema"),
+    (lambda s: cfg.Table(schema=s, rules=(cfg.Requires("transmit", needs="burst_length", when="burst"),)),
+     "expected one of 'spikes', 'bursts', got 'burst'"),
+    (lambda s: cfg.Table(schema={**s, "N": cfg.Integer()}, rules=(cfg.ExactlyOne("N", "fan_in"),)), "'N' is required"),
+    (lambda s: cfg.Table(schema=s, rules=(cfg.ExactlyOne("fan_in"),)), "two or more distinct keys"),
+    (lambda s: cfg.Table(schema=s, rules=("fan_in",)), "must be Rule objects"),
+])
+def test_rule_mistakes_in_a_schema_fail_when_it_is_built(build, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        build(_connection_schema())
+
+
+# ---------------------------------------------------------------------------------------
+# Overrides: key=value assignments on the raw file contents
+
+_OVERRIDE_SCHEMA = {
+    "description": cfg.Text(default=""),
+    "run": cfg.Table(default={}, schema={
+        "duration": cfg.Quantity(unit=second, bound="positive", default="1 s"),
+        "seed": cfg.Integer(minimum=0, default=0),
+    }),
+    "populations": cfg.TableList(schema={
+        "name": cfg.Text(),
+        "N": cfg.Integer(minimum=1),
+        "inputs": cfg.QuantityTable(default={}),
+    }),
+    "connections": cfg.TableList(default=[], schema={
+        "fan_in": cfg.Integer(minimum=0, default=None),
+        "probability": cfg.Number(bound="nonnegative", maximum=1.0, default=None),
+        "weight_std": cfg.Quantity(unit=mV, bound="nonnegative", default="0 mV"),
+    }, rules=(cfg.ExactlyOne("fan_in", "probability"),)),
+    "record": cfg.Table(default={}, schema={"spikes": cfg.TextList(default=[])}),
+}
+
+
+def _raw():
+    return {"run": {"seed": 1}, "populations": [{"name": "a", "N": 10}, {"name": "b", "N": 20}],
+            "connections": [{"fan_in": 2}, {"probability": 0.5, "weight_std": "1 mV"}]}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("3", 3), ("0.5", 0.5), ('"2 s"', "2 s"), ("2 s", "2 s"), ("  2 s ", "2 s"), ("true", True),
+    ('["a", "b"]', ["a", "b"]), ("{x = 1}", {"x": 1}), ("", ""), ("3\nw = 4", "3\nw = 4"),
+])
+def test_parse_value(text, expected):
+    assert cfg.parse_value(text) == expected
+
+
+def test_overrides_of_nested_and_list_keys_leave_the_input_alone():
+    raw = _raw()
+    before = repr(raw)
+    new = cfg.apply_overrides(raw, [
+        "run.seed=3", "run.duration=2 s", "populations[1].N=400", 'connections[1].weight_std="0.1 mV"',
+        'record.spikes=["a","b"]', 'populations[0].inputs.I_ext="5 pA"', "run.seed = 4",
+    ], _OVERRIDE_SCHEMA)
+    assert repr(raw) == before
+    assert new["run"] == {"seed": 4, "duration": "2 s"}  # the later assignment wins
+    assert new["populations"][1]["N"] == 400 and new["populations"][0]["inputs"] == {"I_ext": "5 pA"}
+    assert new["connections"][1] == {"probability": 0.5, "weight_std": "0.1 mV"}
+    assert new["record"] == {"spikes": ["a", "b"]}  # a table absent from the file is created
+    values = cfg.validate(new, _OVERRIDE_SCHEMA)
+    assert float(values["run"]["duration"]) == 2.0 and float(values["connections"][1]["weight_std"]) == pytest.approx(1e-4)
+    assert cfg.lookup(new, "populations[1].N") == 400 and cfg.lookup(values, "run.seed") == 4
+    assert cfg.lookup(new, "populations[5].N", None) is None
+    with pytest.raises(KeyError):
+        cfg.lookup(new, "run.speed")
+
+
+def test_an_override_that_does_not_fit_fails_validation_like_the_file_would():
+    new = cfg.apply_overrides(_raw(), ["run.duration=2 mV", "connections[0].probability=0.1"], _OVERRIDE_SCHEMA)
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate(new, _OVERRIDE_SCHEMA, source="net.toml")
+    assert error.value.problems == [
+        "net.toml: key 'run.duration': expected a time (e.g. \"10 ms\"), got '2 mV' which is a voltage (e.g. \"-70 mV\")",
+        "net.toml: key 'connections[0]': expected exactly one of 'fan_in' and 'probability', got both",
+    ]
+
+
+def test_bad_overrides_are_all_named_with_what_was_expected():
+    raw = _raw()
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.apply_overrides(raw, ["run.sed=3", "populations[2].N=1", "connections[-1].fan_in=1", "seed",
+                                  "=3", "populations.N=3", "run.seed.x=1", "run[0].seed=1", "a..b=1",
+                                  "nothing=1"], _OVERRIDE_SCHEMA, source="net.toml")
+    assert error.value.problems == [
+        "net.toml: override 'run.sed=3': unknown key 'run.sed' (expected one of: duration, seed)",
+        "net.toml: override 'populations[2].N=1': index 2 out of range: 'populations' has 2 entries (valid: 0 to 1)",
+        "net.toml: override 'connections[-1].fan_in=1': index -1 out of range: 'connections' has 2 entries (valid: 0 to 1)",
+        "net.toml: override 'seed': expected key=value, such as run.seed=3",
+        "net.toml: override '=3': expected key=value, such as run.seed=3",
+        "net.toml: override 'populations.N=3': 'populations' is an array of tables: give an index, such as populations[0].N",
+        "net.toml: override 'run.seed.x=1': 'run.seed' is a single value, so has no key 'x'",
+        "net.toml: override 'run[0].seed=1': 'run' is not an array of tables, so takes no index",
+        "net.toml: override 'a..b=1': malformed key 'a..b' (expected names joined by '.', "
+        "each with an optional index, e.g. populations[0].N)",
+        "net.toml: override 'nothing=1': unknown key 'nothing' "
+        "(expected one of: connections, description, populations, record, run)",
+    ]
+    assert raw == _raw()
+    with pytest.raises(cfg.ConfigError, match="'connections' has 0 entries"):
+        cfg.apply_overrides({"populations": []}, ["connections[0].fan_in=1"], _OVERRIDE_SCHEMA)
+
+
+def test_overrides_on_a_shipped_network_file():
+    from dendritic.circuits import circuit_from_mapping, circuit_schema
+
+    NETWORK_SCHEMA = circuit_schema()
+    path = cfg.MODELS_DIR / "networks" / "population.toml"
+    raw = cfg.apply_overrides(cfg.read_toml(path), ["run.seed=3", "run.duration=500 ms", "populations[0].N=40"],
+                              NETWORK_SCHEMA, source=path)
+    spec = circuit_from_mapping(raw, source=path, relative_to=path.parent)
+    assert spec.run["seed"] == 3 and float(spec.run["duration"]) == pytest.approx(0.5)
+    assert spec.values["populations"][0]["N"] == 40
+
+
+# ---------------------------------------------------------------------------------------
+# describe(): every key with its default and unit, for help texts
+
+def test_describe_lists_every_leaf_with_default_and_unit():
+    schema = {
+        "run": cfg.Table(schema={
+            "duration": cfg.Quantity(unit=second, bound="positive", doc="simulated time"),
+            "dt": cfg.Quantity(unit=ms, bound="positive", default="0.1 ms"),
+            "seed": cfg.Integer(minimum=0, default=0),
+        }),
+        "populations": cfg.TableList(schema={
+            "N": cfg.Integer(minimum=1, doc="number of neurons"),
+            "beta": cfg.Quantity(unit=1 / mV, default="1/3 /mV"),
+            "transfer": cfg.Choice(options=("sigmoid", "relu"), default="sigmoid"),
+        }),
+        "fan_in": cfg.Integer(default=None),
+        "windows": cfg.QuantityList(unit=second, bound="positive", default=["1 s", "2 s"]),
+        "spikes": cfg.TextList(default=[]),
+        "plot": cfg.Flag(default=False),
+    }
+    assert [tuple(option) for option in cfg.describe(schema)] == [
+        ("run.duration", "required", "time in s, > 0; simulated time"),
+        ("run.dt", '"0.1 ms"', "time in ms, > 0"),
+        ("run.seed", "0", "whole number >= 0"),
+        ("populations[].N", "required", "whole number >= 1; number of neurons"),
+        ("populations[].beta", '"1/3 /mV"', "inverse voltage in /mV"),
+        ("populations[].transfer", '"sigmoid"', 'one of "sigmoid", "relu"'),
+        ("fan_in", "unset", "whole number"),
+        ("windows", '["1 s", "2 s"]', "array of time values in s, > 0"),
+        ("spikes", "[]", "array of strings"),
+        ("plot", "false", "true or false"),
+    ]
+    option = cfg.describe(schema)[1]
+    assert (option.key, option.default) == ("run.dt", '"0.1 ms"')
+
+
+def test_describe_covers_a_shipped_schema_and_its_keys_can_be_overridden():
+    from dendritic.circuits import circuit_schema
+
+    NETWORK_SCHEMA = circuit_schema()
+    options = {option.key: option for option in cfg.describe(NETWORK_SCHEMA)}
+    assert options["run.synaptic_delay"].default == '"0 ms"' and "in ms" in options["run.synaptic_delay"].help
+    assert options["connections[].weight_std"].default == "0.0" and "unit of the target" in options["connections[].weight_std"].help
+    raw = cfg.read_toml(cfg.MODELS_DIR / "networks" / "population.toml")
+    # every described key is one apply_overrides accepts
+    cfg.apply_overrides(raw, [key.replace("[]", "[0]") + "=1" for key in options], NETWORK_SCHEMA)
