@@ -118,7 +118,7 @@ def circuit_schema(run: dict | None = None) -> dict:
             "N": cfg.Integer(minimum=1, doc="number of Poisson sources"),
             "rate": cfg.Quantity(unit=Hz, bound="nonnegative", default=None, doc="firing rate"),
             "rates": cfg.Text(default=None, doc="name of a TimedArray of rates (time x source) given at build time"),
-        }),
+        }, rules=(cfg.ExactlyOne("rate", "rates"),)),
         "background": cfg.TableList(default=[], schema={
             "population": cfg.Text(),
             "target": cfg.Text(doc="variable receiving the Poisson input"),
@@ -147,7 +147,7 @@ def circuit_schema(run: dict | None = None) -> dict:
             "delay": cfg.Quantity(unit=ms, bound="nonnegative", default=None,
                                   doc="synaptic delay (default: run.synaptic_delay)"),
             "plasticity": cfg.RawTable(default=None, doc="a plasticity rule: rule = name, then its parameters"),
-        }),
+        }, rules=(cfg.ExactlyOne("fan_in", "probability"),)),
         "record": cfg.Table(default={}, schema={
             "spikes": cfg.TextList(default=[]),
             "bursts": cfg.TextList(default=[]),
@@ -269,9 +269,6 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
             return None
         return models[name]
 
-    for n, source_ in enumerate(values["inputs"]):
-        if (source_["rate"] is None) == (source_["rates"] is None):
-            problems.append(f"key 'inputs[{n}]': expected exactly one of 'rate' and 'rates'")
     for n, entry in enumerate(values["background"]):
         model = population(f"background[{n}].population", entry["population"])
         if model is not None:
@@ -292,8 +289,6 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
         if post is not None:
             _check_target(post, connection["target"],
                           {"weight": connection["weight"], "weight_std": connection["weight_std"]}, where, problems)
-        if (connection["fan_in"] is None) == (connection["probability"] is None):
-            problems.append(f"key '{where}': expected exactly one of 'fan_in' and 'probability'")
         bursting = pre is not None and pre.detects_bursts
         if connection["transmit"] != "spikes" and connection["pre"] in names and not bursting:
             problems.append(f"key '{where}.transmit': {connection['pre']} has no events or bursts "
@@ -335,7 +330,9 @@ def _check_target(model: NeuronModel, target: str, weights: dict, where: str, pr
         return
     unit = _UNITS[targets[target]]
     for key, value in weights.items():
+        if float(value) == 0:  # zero is zero in any unit (the default spread)
+            continue
         if get_dimensions(value) is not get_dimensions(unit):
             what = "a voltage (the jump of the dendritic potential)" if unit is mV else \
                 "a number (the jump in units of the leak conductance)"
-            problems.append(f"key '{where}.{key}': onto {target} expected {what}, got {value!r}")
+            problems.append(f"key '{where}.{key}': onto {target} expected {what}, got {value}")
