@@ -134,13 +134,18 @@ class Quantity(Field):
         if get_dimensions(quantity) is not get_dimensions(self.unit):
             problems.append(f"'{where}': expected {expected}, got {value!r} which is {describe_dimension(quantity)}")
             return None
-        if self.bound == "positive" and not float(quantity) > 0:
-            problems.append(f"'{where}': expected a positive value, got {value!r}")
-            return None
-        if self.bound == "nonnegative" and not float(quantity) >= 0:
-            problems.append(f"'{where}': expected a non-negative value, got {value!r}")
-            return None
-        return quantity
+        return _bounded(quantity, self.bound, value, where, problems)
+
+
+def _bounded(quantity, bound, value, where, problems):
+    """``quantity`` if it satisfies ``bound`` (``"positive"``, ``"nonnegative"``, None)."""
+    if bound == "positive" and not float(quantity) > 0:
+        problems.append(f"'{where}': expected a positive value, got {value!r}")
+        return None
+    if bound == "nonnegative" and not float(quantity) >= 0:
+        problems.append(f"'{where}': expected a non-negative value, got {value!r}")
+        return None
+    return quantity
 
 
 @dataclass(frozen=True)
@@ -342,13 +347,7 @@ class Magnitude(Field):
         except ValueError as error:
             problems.append(f"'{where}': expected a number or a quantity such as \"1 mV\", got {value!r} ({error})")
             return None
-        if self.bound == "positive" and not float(quantity) > 0:
-            problems.append(f"'{where}': expected a positive value, got {value!r}")
-            return None
-        if self.bound == "nonnegative" and not float(quantity) >= 0:
-            problems.append(f"'{where}': expected a non-negative value, got {value!r}")
-            return None
-        return quantity
+        return _bounded(quantity, self.bound, value, where, problems)
 
 
 @dataclass(frozen=True)
