@@ -41,7 +41,6 @@ Results: the HDF5 tree of :func:`results_tree` (weights, rates, updates, angles,
 trace) and :func:`figure`.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path
