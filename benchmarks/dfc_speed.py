@@ -45,11 +45,11 @@ def _worker(method: str, dtype_name: str, batches: int) -> dict:
 
     import numpy as np
 
-    from dendritic.experiments import dfc as experiment
     from dendritic.rate import training
+    from dendritic.rate.experiment import build_student, load_experiment, method_config
 
     dtype = np.dtype(dtype_name)
-    e = experiment.load_experiment("dfc_fashion_mnist")
+    e = load_experiment("dfc_fashion_mnist")
     methods = {m["name"]: m for m in e["methods"]}
     name = {"bp": "bp", "dfc_ssa_learned_feedback": "dfc_ssa", "dfc_300_steps_learned_feedback": "dfc_learned",
             "dfc_1500_steps_fixed_feedback": "dfc_fixed"}[method]
@@ -66,8 +66,8 @@ def _worker(method: str, dtype_name: str, batches: int) -> dict:
         x_all = rng.standard_normal((BATCH * (batches + 1), 784)).astype(dtype)
         y_all = rng.integers(0, 10, len(x_all))
         source = "random"
-    net = experiment.build_student([784, 256, 256, 256, 10], e["network"], spec, dtype, 0)
-    learner = training.Learner(net, experiment.method_config(spec, "cross_entropy"), rng)
+    net = build_student([784, 256, 256, 256, 10], e["network"], spec, dtype, 0)
+    learner = training.Learner(net, method_config(spec, "cross_entropy"), rng)
     batches_x = [x_all[k * BATCH:(k + 1) * BATCH] for k in range(batches + 1)]
     batches_y = [y_all[k * BATCH:(k + 1) * BATCH] for k in range(batches + 1)]
     learner.train_batch(batches_x[0], batches_y[0])  # warm-up (imports, allocations)

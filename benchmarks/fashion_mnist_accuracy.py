@@ -43,7 +43,7 @@ METHODS = ("bp", "dfc_ssa", "dfc_learned", "dfc_fixed")
 
 def targets() -> dict:
     """method -> target test accuracy, from the experiment file (issue 5's goals)."""
-    from dendritic.experiments.dfc import load_experiment
+    from dendritic.rate.experiment import load_experiment
 
     return {m["name"]: m["target_accuracy"] for m in load_experiment("dfc_fashion_mnist")["methods"]}
 

@@ -17,6 +17,15 @@ Modules (Meulemans et al. 2021, ``../shared/SCIENCE.md`` section 3):
   ``train_epoch``, ``train_feedback_epoch``, ``evaluate``.
 - :mod:`~dendritic.rate.checkpoint`: ``save`` / ``load`` of a learner (network, optimisers,
   random state, history), for runs that continue after an interruption.
+- :mod:`~dendritic.rate.experiment`: the experiment files (``SCHEMA``, ``load_experiment``),
+  ``RunOptions``, ``selected_methods``, ``feedback_epochs``, ``method_config``,
+  ``build_student``.
+- :mod:`~dendritic.rate.classification`: ``load_classification_data``, ``checkpoint_path``,
+  ``train_classifier``, ``run_classification`` (Fashion-MNIST / MNIST).
+- :mod:`~dendritic.rate.regression`: the student-teacher task, ``teacher_data``,
+  ``alignment`` (angles between updates), ``gauss_newton_setting``, ``train_regression``,
+  ``run_regression``.
+- :mod:`~dendritic.rate.figure`: ``plot`` of a run's results.
 - :mod:`~dendritic.rate.threads`: BLAS limited to ``BLAS_THREADS`` (default 1) in the
   heavy entry points; optional helper thread for ``simulate`` (``HELPER_THREAD``).
 - ``network.matmul``: products with float32 inner dimensions blocked (faster here).

@@ -8,10 +8,10 @@ from dendritic.rate.network import RateNetwork
 def _toy_controller():
     """The learned-feedback toy controller of the shipped ``dfc_toy.toml`` (the published
     Fig. 3 toy settings), so that the tests exercise the file's values."""
-    from dendritic.experiments import dfc as experiment
+    from dendritic.rate.experiment import load_experiment, method_config
 
-    methods = {m["name"]: m for m in experiment.load_experiment("dfc_toy")["methods"]}
-    return experiment.method_config(methods["dfc_learned"], "mse").controller
+    methods = {m["name"]: m for m in load_experiment("dfc_toy")["methods"]}
+    return method_config(methods["dfc_learned"], "mse").controller
 
 
 TOY_CONTROLLER = _toy_controller()

@@ -10,6 +10,9 @@ from dendritic import config as cfg
 from dendritic import data as datasets
 from dendritic.experiments import dfc as experiment
 from dendritic.io import read_attributes, read_results
+from dendritic.rate.classification import load_classification_data
+from dendritic.rate.experiment import RunOptions, feedback_epochs, load_experiment, method_config, selected_methods
+from dendritic.rate.regression import teacher_data
 
 
 def _args(tmp_path, *argv, name="run.h5"):
@@ -22,13 +25,13 @@ def _args(tmp_path, *argv, name="run.h5"):
 
 @pytest.mark.parametrize("name", ["dfc_toy", "dfc_fashion_mnist", "dfc_mnist"])
 def test_shipped_experiment_files_validate(name):
-    e = experiment.load_experiment(name)
+    e = load_experiment(name)
     for method in e["methods"]:
-        experiment.method_config(method, "cross_entropy")  # builds without error
+        method_config(method, "cross_entropy")  # builds without error
 
 
 def _write_variant(tmp_path, old, new):
-    text = Path(experiment.load_experiment("dfc_toy")["path"]).read_text()
+    text = Path(load_experiment("dfc_toy")["path"]).read_text()
     assert old in text
     path = tmp_path / "variant.toml"
     path.write_text(text.replace(old, new, 1))
@@ -44,13 +47,33 @@ def _write_variant(tmp_path, old, new):
 ])
 def test_experiment_file_errors_name_file_and_key(tmp_path, old, new, message):
     with pytest.raises(cfg.ConfigError, match=message):
-        experiment.load_experiment(_write_variant(tmp_path, old, new))
+        load_experiment(_write_variant(tmp_path, old, new))
 
 
 def test_learned_feedback_needs_sleep_table(tmp_path):
     path = _write_variant(tmp_path, "[methods.feedback_learning]", "[methods.sleep]")
     with pytest.raises(cfg.ConfigError, match="unknown key"):
-        experiment.load_experiment(path)
+        load_experiment(path)
+
+
+def test_command_line_becomes_run_options(tmp_path):
+    """The command line reaches the training code as RunOptions (absent: the file's
+    values); methods run in the file's order, unknown names are refused before training;
+    the sleep epochs of learned feedback come from the file unless overridden."""
+    args = _args(tmp_path, "--config", "dfc_toy", "--methods", "dfc_learned, bp", "--train-subset", "64",
+                 "--feedback-init-epochs", "0")
+    options = experiment._options(args)
+    assert options == RunOptions(seed=0, methods=("dfc_learned", "bp"), train_subset=64, feedback_init_epochs=0)
+    assert experiment._options(argparse.Namespace()) == RunOptions()
+    toy = load_experiment("dfc_toy")
+    assert [m["name"] for m in selected_methods(toy, options.methods)] == ["bp", "dfc_learned"]
+    methods = {m["name"]: m for m in toy["methods"]}
+    assert feedback_epochs(methods["dfc_learned"]) == (50, 2)
+    assert feedback_epochs(methods["dfc_learned"], options.feedback_init_epochs, options.extra_feedback_epochs) == (0, 2)
+    assert feedback_epochs(methods["dfc_fixed"], 5, 5) == (0, 0)
+    with pytest.raises(SystemExit, match=r"--methods: unknown nope \(file has bp, dfc_learned, dfc_fixed\)"):
+        experiment.run(_args(tmp_path, "--config", "dfc_toy", "--methods", "nope"))
+    assert not (tmp_path / "run.h5").exists()
 
 
 def test_one_epoch_subset_classification(tmp_path):
@@ -109,21 +132,21 @@ def test_teacher_data_subsets_are_prefixes():
     teacher = {"hidden_layers": 2, "hidden_size": 20, "activation": "relu", "n_train": 50, "n_validation": 20,
                "n_test": 30}
     network = {"input_size": 4, "output_size": 3}
-    full = experiment.teacher_data(teacher, network, 3)
-    sub = experiment.teacher_data(teacher, network, 3, train_subset=10, test_subset=5)
+    full = teacher_data(teacher, network, 3)
+    sub = teacher_data(teacher, network, 3, train_subset=10, test_subset=5)
     assert [len(part[0]) for part in full] == [50, 20, 30]
     for (x_full, y_full), (x_sub, y_sub) in zip(full, sub):
         np.testing.assert_array_equal(x_sub, x_full[:len(x_sub)])
         np.testing.assert_allclose(y_sub, y_full[:len(y_sub)], rtol=1e-12)
     assert [len(part[0]) for part in sub] == [10, 5, 5]
-    assert not np.allclose(full[0][1], experiment.teacher_data(teacher, network, 4)[0][1])
+    assert not np.allclose(full[0][1], teacher_data(teacher, network, 4)[0][1])
 
 
 # Full Fashion-MNIST runs: hours on 2 cores (DFC with fixed feedback: about 5 h). The
 # slow test trains from scratch into its own temporary folder: it never reads a run that
 # an earlier session left in data/. benchmarks/fashion_mnist_accuracy.py trains (or
 # resumes) the stored runs in data/runs/ and summarises them with their provenance.
-FASHION_MNIST = experiment.load_experiment("dfc_fashion_mnist")
+FASHION_MNIST = load_experiment("dfc_fashion_mnist")
 FULL_TARGETS = {m["name"]: m["target_accuracy"] for m in FASHION_MNIST["methods"]}
 
 
@@ -155,7 +178,7 @@ def test_classification_input_normalization(tmp_path, normalization):
     datasets.write_idx(tmp_path / "train-labels-idx1-ubyte", labels[:20])
     datasets.write_idx(tmp_path / "t10k-images-idx3-ubyte", images[20:])
     datasets.write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels[20:])
-    x_train, y_train, x_val, y_val, x_test, y_test, n_classes = experiment.load_classification_data(
+    x_train, y_train, x_val, y_val, x_test, y_test, n_classes = load_classification_data(
         "mnist", tmp_path, 5, np.float32, normalization=normalization)
     raw = images.reshape(30, 16).astype(np.float64) / 255.0
     if normalization == "unit":

@@ -53,10 +53,10 @@ def _trained_like_problem(dtype, seed=3):
 
 def _fashion_mnist_controller(name):
     """The controller of one method of the shipped ``dfc_fashion_mnist.toml``."""
-    from dendritic.experiments import dfc as experiment
+    from dendritic.rate.experiment import load_experiment, method_config
 
-    methods = {m["name"]: m for m in experiment.load_experiment("dfc_fashion_mnist")["methods"]}
-    return experiment.method_config(methods[name], "cross_entropy").controller
+    methods = {m["name"]: m for m in load_experiment("dfc_fashion_mnist")["methods"]}
+    return method_config(methods[name], "cross_entropy").controller
 
 
 @pytest.mark.parametrize("settings", [

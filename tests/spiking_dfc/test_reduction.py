@@ -1,4 +1,4 @@
-"""The rate reduction of the spiking DFC network (dendritic.dfc_spiking) against
+"""The rate reduction of the spiking DFC network (dendritic.spiking_dfc.reduction) against
 independent computations: a plain Euler integration of the controlled rate dynamics,
 finite differences, explicit loops."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from brian2 import Hz, mV, ms
 
-from dendritic import dfc_spiking as dfc
+from dendritic import spiking_dfc as dfc
 from dendritic.neurons import load_neuron
 from dendritic.rate.references import full_jacobian
 
