@@ -85,6 +85,26 @@ class Backend:
         self._overrides: dict = {}
         self._built = False
 
+    @classmethod
+    def for_config(cls, config, target: str = "cython", **options) -> "Backend":
+        """A backend with the seed and time step of an experiment's config (an object with
+        ``seed`` and ``dt``, see :mod:`dendritic.experiments`); ``options`` are the other
+        arguments (``build_dir``, ``threads``, ``progress``)."""
+        return cls(target, seed=config.seed, dt=config.dt, **options)
+
+    def check_config(self, config) -> None:
+        """Raise ``ValueError`` unless this backend runs with ``config``'s seed and time
+        step: an experiment draws its NumPy inputs with them, so a backend built for
+        other values would simulate something else than the config describes."""
+        problems = []
+        if self.seed != config.seed:
+            problems.append(f"seed {self.seed} (config: {config.seed})")
+        if self.dt != config.dt:
+            problems.append(f"dt {self.dt} (config: {config.dt})")
+        if problems:
+            raise ValueError(f"backend does not match the config: {', '.join(problems)}; "
+                             "make it with Backend.for_config(config, target, ...)")
+
     # -- activation -------------------------------------------------------------------
     @property
     def standalone(self) -> bool:
