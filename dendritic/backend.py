@@ -29,6 +29,7 @@ Cython target draws those from a different stream).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -40,6 +41,8 @@ from brian2 import defaultclock, device, ms, prefs, set_device
 __all__ = ["TARGETS", "Backend", "check_target"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
+
+log = logging.getLogger(__name__)
 
 
 def limit_make_jobs() -> None:
@@ -127,6 +130,8 @@ class Backend:
             set_device("cpp_standalone", directory=str(self.build_dir), build_on_run=False)
             prefs.devices.cpp_standalone.openmp_threads = self.threads
             limit_make_jobs()
+            log.info("standalone build in %s (make %s, %d OpenMP threads)", self.build_dir,
+                     " ".join(prefs.devices.cpp_standalone.extra_make_args_unix), self.threads)
         else:
             set_device("runtime")
             prefs.codegen.target = self.target

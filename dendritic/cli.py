@@ -71,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """Show the package's log messages (level INFO and up) on stderr, once."""
+    import logging
+
+    logger = logging.getLogger("dendritic")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("dendritic: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -81,6 +93,7 @@ def main(argv=None) -> int:
     from dendritic.config import ConfigError
     from dendritic.experiments import is_typed
 
+    _log_to_stderr()
     try:
         if is_typed(args.module):
             paths = run_experiment(args.module, args)
