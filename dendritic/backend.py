@@ -29,6 +29,7 @@ Cython target draws those from a different stream).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -40,6 +41,8 @@ from brian2 import defaultclock, device, ms, prefs, set_device
 __all__ = ["TARGETS", "Backend", "check_target"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
+
+log = logging.getLogger(__name__)
 
 
 def limit_make_jobs() -> None:
@@ -85,6 +88,26 @@ class Backend:
         self._overrides: dict = {}
         self._built = False
 
+    @classmethod
+    def for_config(cls, config, target: str = "cython", **options) -> "Backend":
+        """A backend with the seed and time step of an experiment's config (an object with
+        ``seed`` and ``dt``, see :mod:`dendritic.experiments`); ``options`` are the other
+        arguments (``build_dir``, ``threads``, ``progress``)."""
+        return cls(target, seed=config.seed, dt=config.dt, **options)
+
+    def check_config(self, config) -> None:
+        """Raise ``ValueError`` unless this backend runs with ``config``'s seed and time
+        step: an experiment draws its NumPy inputs with them, so a backend built for
+        other values would simulate something else than the config describes."""
+        problems = []
+        if self.seed != config.seed:
+            problems.append(f"seed {self.seed} (config: {config.seed})")
+        if self.dt != config.dt:
+            problems.append(f"dt {self.dt} (config: {config.dt})")
+        if problems:
+            raise ValueError(f"backend does not match the config: {', '.join(problems)}; "
+                             "make it with Backend.for_config(config, target, ...)")
+
     # -- activation -------------------------------------------------------------------
     @property
     def standalone(self) -> bool:
@@ -107,6 +130,8 @@ class Backend:
             set_device("cpp_standalone", directory=str(self.build_dir), build_on_run=False)
             prefs.devices.cpp_standalone.openmp_threads = self.threads
             limit_make_jobs()
+            log.info("standalone build in %s (make %s, %d OpenMP threads)", self.build_dir,
+                     " ".join(prefs.devices.cpp_standalone.extra_make_args_unix), self.threads)
         else:
             set_device("runtime")
             prefs.codegen.target = self.target

@@ -1,8 +1,20 @@
-"""The command line runs the main experiment end to end and writes HDF5 + PNG."""
+"""The command line runs the main experiment end to end and writes HDF5 + PNG; the
+experiment protocol (:mod:`dendritic.experiments`): help texts, common options, typed
+cores, the backend's workarounds."""
 
+import os
+import re
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
 from brian2 import second
 
-from dendritic.cli import main
+from dendritic.backend import Backend
+from dendritic.cli import build_parser, main, run_experiment
+from dendritic.experiments import available, core, is_typed
+from dendritic.experiments.outcome import Outcome
 from dendritic.io import read_attributes, read_results
 
 
@@ -35,3 +47,128 @@ def test_list_names_experiments_and_models(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "population" in out and "urbanczik2014" in out
+
+
+# -- the experiment protocol (dendritic.experiments) ---------------------------------------
+
+TYPED = ("population", "dendritic-prediction", "plasticity-protocol")
+
+
+def _help(name: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        main(["run", name, "--help"])
+    return capsys.readouterr().out
+
+
+def _option_helps(text: str) -> dict:
+    """Option flags -> their help text (joined over its wrapped lines)."""
+    options, current = {}, None
+    for line in text.splitlines():
+        if re.match(r"^  -", line):
+            flags = line.split("  ", 2)[1].strip() if "  " in line.strip() else line.strip()
+            current = flags
+            options[current] = line.strip()[len(flags):]
+        elif current is not None and line.startswith("    "):
+            options[current] += " " + line.strip()
+        else:
+            current = None
+    return options
+
+
+@pytest.mark.parametrize("name", sorted(available()))
+def test_every_option_shows_its_default(name, capsys):
+    options = _option_helps(_help(name, capsys))
+    assert "--output OUTPUT" in options and "--seed SEED" in options, options
+    missing = [flags for flags, text in options.items() if not flags.startswith("-h") and "default" not in text.lower()]
+    assert not missing, f"{name}: options without a default in --help: {missing}"
+
+
+@pytest.mark.parametrize("name", TYPED)
+def test_typed_experiments_get_the_common_options(name, capsys):
+    assert is_typed(available()[name])
+    options = _option_helps(_help(name, capsys))
+    assert f"data/build/{name})" in options["--build-dir BUILD_DIR"]
+    assert "(default: 0)" in options["--threads THREADS"]
+    assert f"data/runs/{name}.h5" in options["--output OUTPUT"]
+    assert "with its unit" in options.get("--duration DURATION", "with its unit")
+
+
+def test_common_options_are_not_added_twice():
+    """An experiment of the older form keeps its own --build-dir and --threads; one that
+    does not define them does not get them (its run(args) would ignore them)."""
+    parser = build_parser()
+    modules = available()
+    args = parser.parse_args(["run", "multiplexing", "--threads", "2", "--build-dir", "x"])
+    assert args.threads == 2 and args.build_dir == Path("x")
+    if not is_typed(modules["dfc"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["run", "dfc", "--build-dir", "x"])
+
+
+def test_core_returns_an_outcome_and_writes_nothing(tmp_path):
+    from dendritic.experiments import population
+
+    args = build_parser().parse_args(["run", "population", "--duration", "50 ms", "--neurons", "5", "--seed", "2"])
+    config = population.configure(args)
+    assert (config.seed, int(config.spec.values["populations"][0]["N"])) == (2, 5)
+    output = tmp_path / "population.h5"
+    outcome = core(population)(config, Backend.for_config(config, "numpy"), output)
+    assert isinstance(outcome, Outcome) and not output.exists()
+    assert outcome.results["spikes"]["pyramidal"]["N"] == 5
+    assert outcome.attrs["network"].endswith("population.toml")
+    figure = outcome.figure()
+    assert figure.axes
+    with pytest.raises(ValueError, match="seed 3"):
+        core(population)(config, Backend("numpy", seed=3, dt=config.dt), output)
+
+
+def test_command_line_writes_the_outcome_of_an_experiment_without_brian(tmp_path, capsys):
+    """BRIAN = False: no backend, the seed comes from the config; summary lines printed."""
+    seen = {}
+
+    def run_toy(config, backend, output):
+        seen.update(backend=backend, output=output)
+        return Outcome({"x": np.arange(3)}, attrs={"note": "toy"}, figure=None, summary=["toy ran"])
+
+    module = types.SimpleNamespace(NAME="toy", BRIAN=False, configure=lambda args: types.SimpleNamespace(seed=7, dt=None),
+                                   run_toy=run_toy)
+    args = types.SimpleNamespace(output=tmp_path / "toy.h5", no_plot=False)
+    paths = run_experiment(module, args)
+    assert paths == [tmp_path / "toy.h5"] and seen["backend"] is None
+    attrs = read_attributes(paths[0])
+    assert attrs["experiment"] == "toy" and attrs["seed"] == 7 and attrs["note"] == "toy"
+    assert "toy ran" in capsys.readouterr().out
+
+
+def test_backend_sets_openmp_threads(tmp_path):
+    from brian2 import prefs
+
+    try:
+        Backend("cpp_standalone", build_dir=tmp_path, threads=2).activate()
+        assert prefs.devices.cpp_standalone.openmp_threads == 2
+    finally:
+        prefs.devices.cpp_standalone.openmp_threads = 0
+
+
+@pytest.mark.standalone
+def test_standalone_build_from_the_command_line_limits_make_jobs(tmp_path, monkeypatch, capsys):
+    """Brian 2.9 runs a bare ``make -j`` (one compiler per file at once); the Backend the
+    command line makes passes ``-jN`` with N at most the cores (and at most 4)."""
+    commands = []
+    system = os.system
+
+    def recording_system(command):
+        commands.append(command)
+        return system(command)
+
+    monkeypatch.setattr(os, "system", recording_system)
+    output = tmp_path / "population.h5"
+    assert main(["run", "population", "--target", "cpp_standalone", "--duration", "20 ms", "--neurons", "3",
+                 "--build-dir", str(tmp_path / "build"), "--output", str(output), "--no-plot"]) == 0
+    make = [c for c in commands if c.startswith("make") and "clean" not in c]
+    assert make, commands
+    jobs = max(1, min(4, os.cpu_count() or 1))
+    assert all(f"-j{jobs}" in c.split() and "-j" not in c.split() for c in make), make
+    out = capsys.readouterr().out
+    assert f"results: {output}" in out and "figure:" not in out
+    assert read_attributes(output)["target"] == "cpp_standalone"

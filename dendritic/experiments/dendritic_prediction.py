@@ -31,6 +31,7 @@ Results: HDF5 (weights, traces, spikes, metrics, parameters) and a PNG figure.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ from brian2 import Network, SpikeMonitor, StateMonitor, TimedArray, mV, ms, nS, 
 
 from dendritic import config as cfg
 from dendritic.backend import Backend
-from dendritic.io import provenance, write_results
+from dendritic.experiments import RunSettings, option_values
+from dendritic.experiments.outcome import Outcome
 from dendritic.neurons import load_neuron
 from dendritic.neurons.transfer import phi
 from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule, PresynapticTrace, spike_source
@@ -101,6 +103,18 @@ def load_experiment(path="dendritic_prediction") -> dict:
     return values
 
 
+@dataclass(frozen=True)
+class Config(RunSettings):
+    """A validated experiment file (:func:`load_experiment`) with the command line's
+    overrides applied."""
+
+    values: dict
+
+    @property
+    def file(self) -> str:
+        return str(self.values["file"])
+
+
 def frozen_pattern(rng: np.random.Generator, n_inputs: int, n_steps: int, rate_dt: float) -> np.ndarray:
     """Spike indicators (steps x inputs, float 0/1): one Bernoulli(rate*dt) draw per step."""
     return (rng.random((n_steps, n_inputs)) < rate_dt).astype(float)
@@ -137,8 +151,10 @@ def target_potential(pattern, weights, parameters, dt: float) -> np.ndarray:
     return p["E_L"] + factor * periodic_psp(pattern, dt, p["tau_basal"], p.get("tau_syn_basal")) @ weights
 
 
-def run_protocol(values: dict, target: str = "cython", build_dir=None, progress: bool = False) -> dict:
+def run_protocol(config: Config, backend: Backend) -> dict:
     """Build and run the protocol; returns recorded arrays (SI floats) and metadata."""
+    backend.check_config(config)
+    values = config.values
     dt = values["run"]["dt"]
     seed = values["run"]["seed"]
     rng = np.random.default_rng(seed)
@@ -177,7 +193,7 @@ def run_protocol(values: dict, target: str = "cython", build_dir=None, progress:
         "target_potential": TimedArray(u_star * volt, dt=dt),
         "input_pattern": TimedArray(pattern, dt=dt),
     }
-    with Backend(target, build_dir=build_dir, seed=seed, dt=dt, progress=progress) as backend:
+    with backend:
         source = spike_source(inputs["N"], f"input_pattern({in_pattern}, i) > 0.5", "inputs", traces=(rule.trace,),
                               equations="steps_per_pattern : integer (shared, constant)", namespace=namespace)
         neuron_group = model.make_group(1, name="student", namespace=namespace, inputs={
@@ -204,10 +220,9 @@ def run_protocol(values: dict, target: str = "cython", build_dir=None, progress:
             "weight_history": np.asarray(weights.w / volt).T,
             "w_final": np.asarray(synapses.w / volt),
         }
-        description = backend.describe()
     results.update(w_initial=w_initial, w_teacher=w_teacher, pattern=pattern, u_star=u_star,
                    pattern_duration=float(pattern_duration), n_test=n_test, n_train=n_train,
-                   duration=float(duration), backend=description, neuron=neuron)
+                   duration=float(duration), neuron=neuron)
     return results
 
 
@@ -297,22 +312,25 @@ def figure(results: dict, metrics: dict, title: str = ""):
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default="dendritic_prediction",
                         help="experiment file or name in models/experiments (default: %(default)s)")
-    parser.add_argument("--repetitions", type=int, default=None, help="training repetitions of the pattern")
-    parser.add_argument("--build-dir", type=Path, default=Path("data") / "build" / "dendritic_prediction",
-                        help="standalone build folder (default: %(default)s)")
+    parser.add_argument("--repetitions", type=int, default=None,
+                        help="training repetitions of the pattern (default: from the experiment file)")
 
 
-def run(args) -> Path:
+def configure(args) -> Config:
     values = load_experiment(args.config)
-    if args.repetitions is not None:
-        values["protocol"]["train_repetitions"] = args.repetitions
-    if args.seed is not None:
-        values["run"]["seed"] = args.seed
-    results = run_protocol(values, target=args.target, build_dir=args.build_dir, progress=True)
+    given = option_values(args, {"repetitions": SCHEMA["protocol"].schema["train_repetitions"],
+                                 "seed": SCHEMA["run"].schema["seed"]})
+    if "repetitions" in given:
+        values["protocol"]["train_repetitions"] = given["repetitions"]
+    if "seed" in given:
+        values["run"]["seed"] = given["seed"]
+    return Config(values)
+
+
+def run_dendritic_prediction(config: Config, backend: Backend, output: Path) -> Outcome:
+    """Run the protocol and measure how well the student learned the teacher."""
+    results = run_protocol(config, backend)
     metrics = analyse(results)
-    print(f"MSE {metrics['mse_before']:.1f} -> {metrics['mse_after']:.2f} Hz^2 "
-          f"({metrics['mse_reduction']:.0f}x lower); correlation {metrics['correlation_before']:.3f} -> "
-          f"{metrics['correlation_after']:.3f}")
     tree = {
         "weights": {key: results[key] for key in ("w_initial", "w_final", "w_teacher", "weight_history")},
         "traces": {"t": results["t"], "u": results["u"], "v_hat": results["v_hat"], "u_target": results["u_target"]},
@@ -321,12 +339,10 @@ def run(args) -> Path:
         "metrics": metrics,
         "parameters": {"neuron": dict(results["neuron"].parameters)},
     }
-    attrs = provenance(experiment=NAME, **results["backend"], experiment_file=str(values["file"]),
-                       train_repetitions=results["n_train"])
-    path = write_results(args.output, tree, attrs)
-    if not args.no_plot:
-        from dendritic.plots import save_figure
-
-        save_figure(figure(results, metrics, title=f"{values['description']} ({args.target})"),
-                    Path(args.output).with_suffix(".png"))
-    return path
+    summary = [f"MSE {metrics['mse_before']:.1f} -> {metrics['mse_after']:.2f} Hz^2 "
+               f"({metrics['mse_reduction']:.0f}x lower); correlation {metrics['correlation_before']:.3f} -> "
+               f"{metrics['correlation_after']:.3f}"]
+    return Outcome(tree, attrs={"experiment_file": config.file, "train_repetitions": results["n_train"]},
+                   figure=lambda: figure(results, metrics,
+                                         title=f"{config.values['description']} ({backend.target})"),
+                   summary=summary)

@@ -24,6 +24,7 @@ Parameters: ``models/experiments/plasticity_protocol.toml``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ from brian2 import EventMonitor, Hz, Network, SpikeGeneratorGroup, Synapses, ms,
 from dendritic import bursts
 from dendritic import config as cfg
 from dendritic.backend import Backend
-from dendritic.io import provenance, write_results
+from dendritic.experiments import RunSettings, option_values
+from dendritic.experiments.outcome import Outcome
 from dendritic.plasticity import bdsp
 
 NAME = "plasticity-protocol"
@@ -101,6 +103,14 @@ def load_protocol(name="plasticity_protocol") -> dict:
     return values
 
 
+@dataclass(frozen=True)
+class Config(RunSettings):
+    """A validated protocol file (:func:`load_protocol`) with the command line's
+    overrides applied."""
+
+    values: dict
+
+
 def burst_poisson_train(rng, event_rate: float, burst_probability: float, duration: float, dt: float,
                         dead_time: float = 0.020, burst_delay=(0.004, 0.014)):
     """Spike times (seconds, on the dt grid) of one burst-Poisson train.
@@ -137,12 +147,12 @@ def zero_crossing(burst_probabilities, weight_change) -> float:
     return float(-intercept / slope)
 
 
-def simulate(settings: dict, target: str = "cython", build_dir=None, seed=None, progress=False) -> dict:
+def simulate(config: Config, backend: Backend) -> dict:
     """Run every condition of the protocol in one network; return results (a nested dict)."""
-    run, protocol, plasticity = settings["run"], settings["protocol"], settings["plasticity"]
-    seed = run["seed"] if seed is None else seed
+    backend.check_config(config)
+    run, protocol, plasticity = (config.values[key] for key in ("run", "protocol", "plasticity"))
     dt, duration = float(run["dt"]), float(run["duration"])
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(config.seed)
     rates = [float(r) for r in protocol["event_rates"]]
     probabilities = protocol["burst_probabilities"]
     conditions = [(rate, p) for rate in rates for p in probabilities]
@@ -160,7 +170,6 @@ def simulate(settings: dict, target: str = "cython", build_dir=None, seed=None, 
     j = (condition_of_synapse * n_post + np.tile(np.tile(np.arange(n_post), n_pre), len(conditions))).astype(np.int32)
     initial_rate = np.repeat(rates, len(probabilities) * n_post)
 
-    backend = Backend(target, build_dir=build_dir, seed=seed, dt=run["dt"], progress=progress)
     with backend:
         drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
         window = float(protocol["burst_window"])
@@ -261,26 +270,22 @@ def figure(results: dict, title: str = ""):
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default="plasticity_protocol",
                         help="protocol file or name in models/experiments (default: %(default)s)")
-    parser.add_argument("--duration", type=cfg.parse_quantity, default=None,
-                        help='protocol duration, e.g. "100 s" (default: from the file)')
-    parser.add_argument("--build-dir", type=Path, default=Path("data") / "build" / "plasticity_protocol",
-                        help="standalone build folder (default: %(default)s)")
+    parser.add_argument("--duration", default=None,
+                        help='protocol duration with its unit, e.g. "100 s" (default: from the file)')
 
 
-def run(args) -> Path:
-    settings = load_protocol(args.config)
-    if args.duration is not None:
-        settings["run"]["duration"] = args.duration
-    results = simulate(settings, target=args.target, build_dir=args.build_dir, seed=args.seed, progress=True)
-    seed = settings["run"]["seed"] if args.seed is None else args.seed
-    attrs = provenance(experiment=NAME, target=args.target, seed=seed, protocol=settings["source_file"])
-    path = write_results(args.output, results, attrs)
+def configure(args) -> Config:
+    values = load_protocol(args.config)
+    values["run"].update(option_values(args, {key: SCHEMA["run"].schema[key] for key in ("duration", "seed")}))
+    return Config(values)
+
+
+def run_plasticity_protocol(config: Config, backend: Backend, output: Path) -> Outcome:
+    """Every condition of the protocol; the zero crossing of the mean weight change."""
+    results = simulate(config, backend)
     crossings = ", ".join(f"{float(c):.3f}" for c in results["zero_crossing"])
-    print(f"zero crossing of the mean weight change: {crossings} "
-          f"(moving-average burst probability {float(results['initial_burst_probability']):.3f})")
-    if not args.no_plot:
-        from dendritic.plots import save_figure
-
-        save_figure(figure(results, title=f"BDSP, burst-Poisson protocol ({args.target})"),
-                    Path(args.output).with_suffix(".png"))
-    return path
+    summary = [f"zero crossing of the mean weight change: {crossings} "
+               f"(moving-average burst probability {float(results['initial_burst_probability']):.3f})"]
+    return Outcome(results, attrs={"protocol": config.values["source_file"]},
+                   figure=lambda: figure(results, title=f"BDSP, burst-Poisson protocol ({backend.target})"),
+                   summary=summary)

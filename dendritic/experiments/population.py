@@ -6,52 +6,81 @@ figure (raster, potentials, population rate, measured rate against phi(u)).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dendritic.backend import Backend
-from dendritic.config import parse_quantity
-from dendritic.io import provenance, write_results
-from dendritic.circuits import build_circuit, load_circuit
+from dendritic.circuits import CircuitSpec, build_circuit, circuit_schema, load_circuit
+from dendritic.experiments import RunSettings, option_values
+from dendritic.experiments.outcome import Outcome
 
 NAME = "population"
 HELP = "simulate a population of three-compartment neurons (HDF5 + PNG)"
+
+#: the command-line overrides, checked like the network file's keys
+OPTIONS = {
+    "duration": circuit_schema()["run"].schema["duration"],
+    "seed": circuit_schema()["run"].schema["seed"],
+    "neurons": circuit_schema()["populations"].schema["N"],
+}
+
+
+@dataclass(frozen=True)
+class Config(RunSettings):
+    """A validated network file with the command line's overrides applied (its ``run``
+    table holds duration, dt and seed)."""
+
+    spec: CircuitSpec
+
+    @property
+    def values(self) -> dict:
+        return self.spec.values
+
+    @property
+    def duration(self):
+        return self.spec.run["duration"]
+
+    @property
+    def population(self) -> str:
+        """The first population: the one shown and resized by ``--neurons``."""
+        return self.spec.values["populations"][0]["name"]
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default="population",
                         help="network file or name in models/networks (default: %(default)s)")
-    parser.add_argument("--duration", type=parse_quantity, default=None,
-                        help='simulated time, e.g. "500 ms" (default: from the network file)')
-    parser.add_argument("--neurons", type=int, default=None, help="resize the first population")
-    parser.add_argument("--build-dir", type=Path, default=Path("data") / "build" / NAME,
-                        help="standalone build folder (default: %(default)s)")
+    parser.add_argument("--duration", default=None,
+                        help='simulated time with its unit, e.g. "500 ms" (default: from the network file)')
+    parser.add_argument("--neurons", type=int, default=None,
+                        help="size of the first population (default: from the network file)")
 
 
-def run(args) -> Path:
+def configure(args) -> Config:
     spec = load_circuit(args.config)
+    given = option_values(args, OPTIONS)
     run_settings = dict(spec.run)
-    if args.duration is not None:
-        run_settings["duration"] = args.duration
-    if args.seed is not None:
-        run_settings["seed"] = args.seed
+    run_settings.update({key: given[key] for key in ("duration", "seed") if key in given})
     spec.values["run"] = run_settings
-    population = spec.values["populations"][0]["name"]
-    if args.neurons is not None:
-        spec = spec.with_population_size(population, args.neurons)
+    config = Config(spec)
+    if "neurons" in given:
+        config = Config(spec.with_population_size(config.population, given["neurons"]))
+    return config
 
-    backend = Backend(args.target, build_dir=args.build_dir, seed=run_settings["seed"], dt=run_settings["dt"],
-                      progress=True)
+
+def run_population(config: Config, backend: Backend, output: Path) -> Outcome:
+    """Simulate the circuit for the config's duration; spikes, states and parameters."""
+    backend.check_config(config)
+    spec = config.spec
     with backend:
         circuit = build_circuit(spec, backend)
-        backend.run(circuit.network, run_settings["duration"])
+        backend.run(circuit.network, config.duration)
         results = circuit.collect()
-    results["network"] = {"file": str(spec.source), "duration": run_settings["duration"]}
-    attrs = provenance(experiment=NAME, **backend.describe(), network=str(spec.source))
-    path = write_results(args.output, results, attrs)
-    if not args.no_plot:
-        from dendritic.plots import population_figure, save_figure
+    results["network"] = {"file": str(spec.source), "duration": config.duration}
 
-        figure = population_figure(results, population, float(run_settings["duration"]),
-                                   title=f"{spec.values['description']} ({args.target})")
-        save_figure(figure, Path(args.output).with_suffix(".png"))
-    return path
+    def figure():
+        from dendritic.plots import population_figure
+
+        return population_figure(results, config.population, float(config.duration),
+                                 title=f"{spec.values['description']} ({backend.target})")
+
+    return Outcome(results, attrs={"network": str(spec.source)}, figure=figure)

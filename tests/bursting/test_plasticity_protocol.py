@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from brian2 import Hz, second
 
+from dendritic.backend import Backend
 from dendritic.config import ConfigError
 from dendritic.experiments import plasticity_protocol as protocol
 from dendritic.io import read_results
@@ -19,7 +20,12 @@ def short_protocol():
     settings["run"]["duration"] = 10 * second
     settings["protocol"]["event_rates"] = [5 * Hz]
     settings["protocol"]["post_neurons"] = 20
-    return settings, protocol.simulate(settings, target="numpy")
+    return settings, _simulate(settings)
+
+
+def _simulate(settings):
+    config = protocol.Config(settings)
+    return protocol.simulate(config, Backend.for_config(config, "numpy"))
 
 
 def test_weight_change_flips_sign_at_the_moving_average_burst_probability(short_protocol):
@@ -45,7 +51,7 @@ def test_crossing_moves_with_the_initial_estimate(short_protocol):
     moved["protocol"]["burst_probabilities"] = [0.15, 0.25, 0.35, 0.45]
     moved["protocol"]["post_neurons"] = 10
     moved["run"]["duration"] = 6 * second
-    results = protocol.simulate(moved, target="numpy")
+    results = _simulate(moved)
     assert abs(results["zero_crossing"][0] - 0.35) <= 0.05
 
 

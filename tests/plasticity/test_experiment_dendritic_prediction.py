@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dendritic.backend import Backend
 from dendritic.cli import main
 from dendritic.experiments import dendritic_prediction as experiment
 from dendritic.io import read_results
@@ -35,7 +36,9 @@ def test_teacher_weights_are_a_fixed_point(tmp_path):
         values["student"]["start"] = start
         values["learning"].update(form="rate", eta=0.001 * experiment.mV * experiment.second, tau_delta=None)
         values["protocol"].update(train_repetitions=20, test_repetitions=2, record_dt=experiment.ms * 0.1)
-        results = experiment.run_protocol(values, target="cpp_standalone", build_dir=tmp_path / "build")
+        config = experiment.Config(values)
+        results = experiment.run_protocol(config, Backend.for_config(config, "cpp_standalone",
+                                                                     build_dir=tmp_path / "build"))
         changes[start] = results["w_final"] - results["w_initial"]
         if start == "teacher":
             period = results["pattern_duration"]
@@ -69,8 +72,10 @@ def test_learns_the_teacher(tmp_path):
     """Issue 3: after training, with the teacher off, the dendritic prediction follows the
     target rate: correlation >= 0.9 and the mean squared error down >= 10x (measured with
     the published difference-of-exponentials PSP and exact soma integration: 0.969, 25x)."""
-    values = experiment.load_experiment()
-    results = experiment.run_protocol(values, target="cpp_standalone", build_dir=tmp_path / "build")
-    metrics = experiment.analyse(results)
+    config = experiment.Config(experiment.load_experiment())
+    outcome = experiment.run_dendritic_prediction(config, Backend.for_config(config, "cpp_standalone",
+                                                                             build_dir=tmp_path / "build"),
+                                                  tmp_path / "dp.h5")
+    metrics = outcome.results["metrics"]
     assert metrics["correlation_after"] >= 0.9
     assert metrics["mse_before"] >= 10 * metrics["mse_after"]
