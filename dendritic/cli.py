@@ -41,6 +41,10 @@ def _add_common_options(parser, name: str, module) -> None:
     _add_option(common, "--output", type=Path, default=Path("data") / "runs" / f"{name}.h5",
                 help="results file; the figure goes beside it, with suffix .png (default: %(default)s)")
     _add_option(common, "--no-plot", action="store_true", help="skip the figure (default: draw it)")
+    if is_typed(module):
+        _add_option(common, "--set", action="append", default=[], metavar="KEY=VALUE",
+                    help='override a key of the experiment file, e.g. --set run.seed=3 --set "run.duration=2 s" '
+                         "(repeatable; checked by the file's schema; default: none)")
     if brian and is_typed(module):  # an older module reads these only if it defines them
         _add_option(common, "--build-dir", type=Path, default=Path("data") / "build" / name,
                     help="standalone build folder (default: %(default)s)")

@@ -566,9 +566,14 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError([f"{path}: not valid TOML ({error})"]) from None
 
 
-def load(path: str | Path, schema: Mapping[str, Field], rules=()) -> dict:
-    """Read the TOML file ``path`` and :func:`validate` it against ``schema``."""
-    return validate(read_toml(path), schema, source=Path(path), rules=rules)
+def load(path: str | Path, schema: Mapping[str, Field], rules=(), overrides=()) -> dict:
+    """Read the TOML file ``path``, apply ``overrides`` (``key=value`` strings, the
+    command line's ``--set``; :func:`apply_overrides`) and :func:`validate` it against
+    ``schema``."""
+    raw = read_toml(path)
+    if overrides:
+        raw = apply_overrides(raw, overrides, schema, source=Path(path))
+    return validate(raw, schema, source=Path(path), rules=rules)
 
 
 # ---------------------------------------------------------------------------------------

@@ -172,3 +172,20 @@ def test_standalone_build_from_the_command_line_limits_make_jobs(tmp_path, monke
     out = capsys.readouterr().out
     assert f"results: {output}" in out and "figure:" not in out
     assert read_attributes(output)["target"] == "cpp_standalone"
+
+
+def test_set_overrides_a_key_of_the_experiment_file_and_is_checked(tmp_path, capsys):
+    from dendritic.cli import main
+    from dendritic.io import read_results
+
+    output = tmp_path / "population.h5"
+    assert main(["run", "population", "--target", "numpy", "--no-plot", "--output", str(output),
+                 "--set", "run.duration=20 ms", "--set", "populations[0].N=7"]) == 0
+    results = read_results(output)
+    assert int(results["spikes"]["pyramidal"]["N"]) == 7
+    assert float(results["network"]["duration"]) == 0.02
+    assert main(["run", "population", "--target", "numpy", "--no-plot", "--output", str(tmp_path / "bad.h5"),
+                 "--set", "run.duration=20 mV"]) == 2
+    message = capsys.readouterr().err
+    assert "population.toml" in message and "run.duration" in message and "a time" in message
+    assert not (tmp_path / "bad.h5").exists()

@@ -224,11 +224,15 @@ class CircuitSpec:
         return connection["name"] or f"{connection['pre']}_to_{connection['post']}_{connection['target']}"
 
 
-def load_circuit(path, run: dict | None = None) -> CircuitSpec:
+def load_circuit(path, run: dict | None = None, overrides=()) -> CircuitSpec:
     """Load and validate a circuit file (a path, or a name in ``models/networks/``);
-    ``run``: extra ``[run]`` fields of an experiment."""
+    ``run``: extra ``[run]`` fields of an experiment; ``overrides``: ``key=value``
+    strings (the command line's ``--set``, :func:`dendritic.config.apply_overrides`)."""
     path = cfg.resolve_model_file(path, "networks")
-    return circuit_from_mapping(cfg.read_toml(path), source=path, relative_to=path.parent, run=run)
+    raw = cfg.read_toml(path)
+    if overrides:
+        raw = cfg.apply_overrides(raw, overrides, circuit_schema(run), source=path)
+    return circuit_from_mapping(raw, source=path, relative_to=path.parent, run=run)
 
 
 def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = None,

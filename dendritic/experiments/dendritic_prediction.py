@@ -90,10 +90,11 @@ SCHEMA = {
 }
 
 
-def load_experiment(path="dendritic_prediction") -> dict:
-    """Validate an experiment file (a path, or a name in ``models/experiments/``)."""
+def load_experiment(path="dendritic_prediction", overrides=()) -> dict:
+    """Validate an experiment file (a path, or a name in ``models/experiments/``), with
+    ``key=value`` overrides."""
     path = cfg.resolve_model_file(path, "experiments")
-    values = cfg.load(path, SCHEMA)
+    values = cfg.load(path, SCHEMA, overrides=overrides)
     learning = values["learning"]
     eta = cfg.validate({"eta": learning["eta"]},
                        {"eta": cfg.Quantity(unit=_ETA_UNITS[learning["form"]], bound="nonnegative")},
@@ -317,7 +318,7 @@ def add_arguments(parser) -> None:
 
 
 def configure(args) -> Config:
-    values = load_experiment(args.config)
+    values = load_experiment(args.config, overrides=args.set)
     given = option_values(args, {"repetitions": SCHEMA["protocol"].schema["train_repetitions"],
                                  "seed": SCHEMA["run"].schema["seed"]})
     if "repetitions" in given:

@@ -81,10 +81,11 @@ SCHEMA = {
 }
 
 
-def load_protocol(name="plasticity_protocol") -> dict:
-    """Validated protocol file (a path or a name in ``models/experiments/``)."""
+def load_protocol(name="plasticity_protocol", overrides=()) -> dict:
+    """Validated protocol file (a path or a name in ``models/experiments/``), with
+    ``key=value`` overrides."""
     path = cfg.resolve_model_file(name, "experiments")
-    values = cfg.load(path, SCHEMA)
+    values = cfg.load(path, SCHEMA, overrides=overrides)
     problems = []
     protocol = values["protocol"]
     rates = protocol["event_rates"]
@@ -275,7 +276,7 @@ def add_arguments(parser) -> None:
 
 
 def configure(args) -> Config:
-    values = load_protocol(args.config)
+    values = load_protocol(args.config, overrides=args.set)
     values["run"].update(option_values(args, {key: SCHEMA["run"].schema[key] for key in ("duration", "seed")}))
     return Config(values)
 

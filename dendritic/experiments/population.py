@@ -56,7 +56,7 @@ def add_arguments(parser) -> None:
 
 
 def configure(args) -> Config:
-    spec = load_circuit(args.config)
+    spec = load_circuit(args.config, overrides=args.set)
     given = option_values(args, OPTIONS)
     run_settings = dict(spec.run)
     run_settings.update({key: given[key] for key in ("duration", "seed") if key in given})
