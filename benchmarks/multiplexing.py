@@ -43,6 +43,7 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
 
     from dendritic.backend import Backend
     from dendritic import circuits
+    from dendritic.bursts.multiplexing import analyse, correlations
     from dendritic.experiments import multiplexing
 
     spec = multiplexing.load_circuit("multiplexing")
@@ -77,7 +78,7 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
     result["wall_s"] = time.perf_counter() - wall_start
     result["sim_per_wall"] = simulated / result["run_s"]
     result["spikes"] = {name: int(len(r["t"])) for name, r in raw["spikes"].items()}
-    result["correlations"] = multiplexing.correlations(multiplexing.analyse(raw, spec))
+    result["correlations"] = correlations(analyse(raw, spec))
     return result
 
 

@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
+    from dendritic.backend import Backend
+    from dendritic.bursts.multiplexing import average_analyses, correlations
     from dendritic.experiments import multiplexing
     from dendritic.io import machine, write_json
     from dendritic.plots import save_figure
@@ -64,15 +66,16 @@ def main(argv=None) -> int:
     per_seed, analyses = [], []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(dir=ROOT / "data") as build:
-            _, analysis, correlation, timing, _ = multiplexing.simulate(
-                spec, target="cpp_standalone", build_dir=Path(build) / "multiplexing", seed=seed)
+            config = multiplexing.Config(spec.with_run(seed=seed))
+            backend = Backend.for_config(config, "cpp_standalone", build_dir=Path(build) / "multiplexing")
+            _, analysis, correlation, timing = multiplexing.simulate(config, backend)
         analyses.append(analysis)
         per_seed.append({"seed": seed, **correlation, "run_s": timing["run_s"]})
         print(f"seed {seed}: " + ", ".join(f"{key} {correlation[key]:.3f}" for key in RELATIONS), flush=True)
     summary = {key: {"mean": float(np.mean([row[key] for row in per_seed])),
                      "sd": float(np.std([row[key] for row in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0,
                      "min": float(np.min([row[key] for row in per_seed]))} for key in RELATIONS}
-    averaged = multiplexing.correlations(multiplexing.average_analyses(analyses))
+    averaged = correlations(average_analyses(analyses))
     for key, label in RELATIONS.items():
         print(f"{label}: r = {summary[key]['mean']:.3f} +- {summary[key]['sd']:.3f} (min {summary[key]['min']:.3f}); "
               f"of the seed average {averaged[key]:.3f}")

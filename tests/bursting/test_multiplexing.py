@@ -20,6 +20,7 @@ import pytest
 from dendritic.backend import Backend
 from dendritic.config import ConfigError
 from dendritic import circuits
+from dendritic.bursts.multiplexing import average_analyses, correlations
 from dendritic.experiments import multiplexing
 
 
@@ -56,14 +57,15 @@ def _seed_averaged_correlations(neurons, target, seeds, tmp_path, burn_in=None, 
     if neurons != spec.values["populations"][0]["N"]:
         spec = spec.resized(neurons)
     if burn_in is not None:
-        spec.values["run"].update(burn_in=burn_in, duration=duration)
+        spec = spec.with_run(burn_in=burn_in, duration=duration)
     analyses = []
     for seed in seeds:
-        _, analysis, correlation, _, _ = multiplexing.simulate(spec, target=target, seed=seed,
-                                                               build_dir=tmp_path / f"seed{seed}")
+        config = multiplexing.Config(spec.with_run(seed=seed))
+        backend = Backend.for_config(config, target, build_dir=tmp_path / f"seed{seed}")
+        _, analysis, correlation, _ = multiplexing.simulate(config, backend)
         print(seed, {key: round(value, 3) for key, value in correlation.items()})
         analyses.append(analysis)
-    r = multiplexing.correlations(multiplexing.average_analyses(analyses))
+    r = correlations(average_analyses(analyses))
     print("seed average", {key: round(value, 3) for key, value in r.items()})
     return r
 

@@ -1,5 +1,4 @@
-"""Events and bursts: online detection in Brian 2, reference classification and
-population signals in NumPy.
+"""Events and bursts: online detection in Brian 2 and its NumPy reference.
 
 Definitions (Payeur et al. 2021, Nature Neuroscience, Methods "burst detection"):
 
@@ -40,7 +39,6 @@ __all__ = [
     "register_event_code",
     "relay_group",
     "classify_spikes",
-    "population_signals",
     "NEVER",
 ]
 
@@ -140,7 +138,7 @@ def relay_group(N: int, name: str, extra_equations: str = "", event_code=None, b
 
 
 # ---------------------------------------------------------------------------------------
-# NumPy reference and population signals
+# NumPy reference
 
 
 def classify_spikes(i, t, burst_window: float):
@@ -164,43 +162,3 @@ def classify_spikes(i, t, burst_window: float):
     is_burst = np.zeros(len(t_sorted), dtype=bool)
     is_burst[1:] = close[1:] & is_event[:-1]  # second spike of a train
     return order, is_event, is_burst
-
-
-def population_signals(event_times, burst_times, n_neurons: int, t_start: float, t_stop: float,
-                       bin_width: float, smoothing: float = 0.0) -> dict:
-    """Population event rate, burst rate (Hz per neuron) and burst probability.
-
-    Counts in bins of ``bin_width`` seconds between ``t_start`` and ``t_stop``;
-    ``smoothing`` > 0 convolves the counts with a Gaussian of that standard deviation
-    (seconds) before the rates and the ratio are taken. Burst probability = bursts /
-    events per bin (NaN in bins without events).
-    """
-    edges = np.arange(t_start, t_stop + bin_width / 2, bin_width)
-    events, _ = np.histogram(np.asarray(event_times, dtype=float), bins=edges)
-    bursts, _ = np.histogram(np.asarray(burst_times, dtype=float), bins=edges)
-    events, bursts = events.astype(float), bursts.astype(float)
-    if smoothing > 0:
-        events, bursts = _gaussian_smooth(events, smoothing / bin_width), _gaussian_smooth(bursts, smoothing / bin_width)
-    scale = 1.0 / (n_neurons * bin_width)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        probability = np.where(events > 0, bursts / events, np.nan)
-    return {
-        "time": (edges[:-1] + edges[1:]) / 2,
-        "event_rate": events * scale,
-        "burst_rate": bursts * scale,
-        "burst_probability": probability,
-    }
-
-
-def _gaussian_smooth(counts, sigma_bins: float):
-    half = int(np.ceil(4 * sigma_bins))
-    offsets = np.arange(-half, half + 1)
-    kernel = np.exp(-0.5 * (offsets / sigma_bins) ** 2)
-    kernel /= kernel.sum()
-    # normalise by the kernel mass inside the window, so the edges are not biased low;
-    # the full convolution cut at the kernel's centre keeps the signal's length even when
-    # the kernel is longer than the signal (numpy's mode="same" returns the longer one)
-    window = slice(half, half + len(counts))
-    smoothed = np.convolve(counts, kernel, mode="full")[window]
-    mass = np.convolve(np.ones_like(counts), kernel, mode="full")[window]
-    return smoothed / mass
