@@ -59,3 +59,24 @@ def test_bursting_example_gives_bursts(tmp_path, monkeypatch):
     namespace = _run(code, tmp_path, monkeypatch)
     probability = namespace["signals"]["burst_probability"]
     assert len(probability) == 40 and np.nanmean(probability) > 0.1
+
+
+def test_every_command_line_in_the_readme_parses():
+    """Each ``dendritic ...`` line of the README's shell examples is accepted by the
+    command line's parser (options, experiment names), and its --set keys by the
+    experiment file's schema."""
+    import shlex
+
+    from dendritic.cli import build_parser
+
+    parser = build_parser()
+    lines = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+             for line in block.splitlines()]
+    commands = [shlex.split(line[line.index("dendritic "):]) for line in lines if "dendritic " in line]
+    assert len(commands) >= 6
+    for command in commands:
+        if "--help" in command:
+            continue
+        args = parser.parse_args(command[1:])
+        if args.command == "run" and args.set:
+            args.module.configure(args)  # the overrides name keys the file has
