@@ -1,6 +1,7 @@
 """Events and bursts: online detection in Brian 2 and its NumPy reference.
 
-Definitions (Payeur et al. 2021, Nature Neuroscience, Methods "burst detection"):
+Definitions (Payeur et al. 2021, Nature Neuroscience, doi:10.1038/s41593-021-00857-x,
+Methods "burst detection"):
 
 - an **event** is the first spike of a train: a spike whose previous spike lies at
   least ``burst_window`` (16 ms) earlier, or the neuron's first spike;

@@ -1,8 +1,8 @@
 """Bursting two-compartment pyramidal neuron (soma + apical dendrite with a regenerative
 plateau) and the adaptive exponential interneurons of the same circuits.
 
-Source: Payeur, Guerguiev, Zenke, Richards & Naud 2021 (Nature Neuroscience), a
-reduction of Naud, Bathellier & Gerstner 2014; published code ``NaudGroup.cpp`` in
+Source: Payeur, Guerguiev, Zenke, Richards & Naud 2021 (Nature Neuroscience 24:1010,
+doi:10.1038/s41593-021-00857-x), a reduction of Naud, Bathellier & Gerstner 2014; published code ``NaudGroup.cpp`` in
 ``apayeur/auryn`` (neuron) and ``apayeur/spikingburstprop`` (circuits). Parameter
 files: ``models/neurons/payeur2021.toml`` (pyramidal), ``payeur2021_pv.toml`` and
 ``payeur2021_som.toml`` (interneurons).

@@ -11,7 +11,7 @@ Dendritic prediction (what the soma would be without nudging):
 The attenuation factor is g_D / (g_L + g_D); a public re-implementation of Sacramento
 et al. wrote it ``g_d/g_lk + g_d`` by operator precedence, which is wrong.
 
-In Sacramento et al. (2018) each interneuron is nudged towards the somatic potential
+In Sacramento et al. (2018, NeurIPS, doi:10.48550/arXiv.1810.11393) each interneuron is nudged towards the somatic potential
 of one pyramidal neuron of the next layer (``u_target``) through g_som; defaults
 g_D = 1.0, g_som = 0.8 (``models/neurons/sacramento2018_interneuron.toml``).
 The nudging gate ``nudge`` starts at 1 for interneurons.

@@ -15,7 +15,7 @@ Urbanczik & Senn 2014 and NEST ``pp_cond_exp_mc_urbanczik`` (tau_L = 10 ms, tau_
 step instead of holding the dendrites at their start-of-step values in the soma's
 exponential-Euler step (an error of first order in dt: 0.031 mV in u for a 1.7 mV
 PSP of the Urbanczik-Senn neuron at dt = 0.1 ms, 0.015 mV at 0.05 ms;
-``tests/test_neurons.py``). See :func:`dendritic.neurons.compartments.coupled_soma`.
+``tests/neurons/test_compartmental.py``). See :func:`dendritic.neurons.compartments.coupled_soma`.
 
 With both dendrites clamped and no nudging, the soma relaxes with the effective time
 constant C / (g_L + g_B + g_A) to
@@ -29,8 +29,9 @@ The *dendritic prediction* of the soma from basal input alone (apical at rest) i
 which for E_L = 0 is Sacramento's v_hat_B = g_B / (g_L + g_B + g_A) v_B and, with
 g_A = 0, Urbanczik & Senn's V* = g_D / (g_L + g_D) V_w.
 
-Sources: Urbanczik & Senn 2014 (Neuron); Sacramento et al. 2018 (NeurIPS); Meulemans
-et al. 2021 (NeurIPS) section 5. Parameter sets: ``models/neurons/*.toml``.
+Sources: Urbanczik & Senn 2014 (Neuron, doi:10.1016/j.neuron.2013.11.030); Sacramento
+et al. 2018 (NeurIPS, doi:10.48550/arXiv.1810.11393); Meulemans et al. 2021 (NeurIPS,
+doi:10.48550/arXiv.2106.07887) section 5. Parameter sets: ``models/neurons/*.toml``.
 
 Parameters (all ``(shared, constant)`` equation variables):
 

@@ -1,9 +1,11 @@
 """Transfer functions phi(u): somatic potential -> instantaneous firing rate.
 
 ``sigmoid``  phi(u) = phi_max / (1 + k exp(beta (theta - u)))
-             (Urbanczik & Senn 2014; NEST ``pp_cond_exp_mc_urbanczik``)
+             (Urbanczik & Senn 2014, doi:10.1016/j.neuron.2013.11.030; NEST
+             ``pp_cond_exp_mc_urbanczik``)
 ``softplus`` phi(u) = phi_max log(1 + exp(beta (u - theta)))
-             (the soft rectifier of Sacramento et al. 2018)
+             (the soft rectifier of Sacramento et al. 2018, NeurIPS,
+             doi:10.48550/arXiv.1810.11393)
 
 Each comes as a Brian expression (for the equations) and as a NumPy function of plain
 SI floats (for analysis and for independent checks), together with the log-derivative

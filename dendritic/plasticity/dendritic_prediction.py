@@ -1,12 +1,14 @@
 """Voltage-dependent plasticity: learning by the dendritic prediction of somatic activity.
 
-Spike form (Urbanczik & Senn 2014, NEST ``urbanczik_synapse``)::
+Spike form (Urbanczik & Senn 2014, Neuron 81:521, doi:10.1016/j.neuron.2013.11.030; NEST
+``urbanczik_synapse``)::
 
     dW_ij/dt    = eta PI_ij
     tau_Delta dPI_ij/dt = -PI_ij + e_i(t) psp_j(t)
     e_i(t)      = (S_i(t) - phi(v_hat_i)) h(v_hat_i),   h = d log phi / du
 
-Rate form (Sacramento et al. 2018; Meulemans et al. 2021)::
+Rate form (Sacramento et al. 2018, NeurIPS, doi:10.48550/arXiv.1810.11393; Meulemans et
+al. 2021, doi:10.48550/arXiv.2106.07887)::
 
     dW_ij/dt = eta e_i(t) r_j(t),   e_i = phi(u_i) - phi(v_hat_i),   r_j = psp_j / tau_psp
 

@@ -1,6 +1,8 @@
 """Rate-based reduction of the dendritic microcircuit: Deep Feedback Control in NumPy.
 
-Modules (Meulemans et al. 2021, ``../shared/SCIENCE.md`` section 3):
+Source: Meulemans, Tristany Farinha, Garcia Ordonez, Vilimelis Aceituno, Sacramento & Grewe 2021, NeurIPS, doi:10.48550/arXiv.2106.07887; published code ``meulemansalex/deep_feedback_control``.
+
+Modules:
 
 - :mod:`~dendritic.rate.network`: ``RateNetwork`` (W_i, b_i, Q_i, transfer functions),
   ``weight_product_feedback`` (fixed Q), ``random_feedback``.

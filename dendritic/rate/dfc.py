@@ -1,6 +1,9 @@
 """Deep Feedback Control: network dynamics under a PI controller, its analytic steady
 state, the dendritic weight update and the feedback ("sleep") learning rule.
 
+Source: Meulemans et al. 2021 (NeurIPS), doi:10.48550/arXiv.2106.07887; published code
+``meulemansalex/deep_feedback_control``.
+
 Continuous dynamics (time in units of tau_u; Meulemans et al. 2021, eqs. 1-5):
 
     tau_v/tau_u dv_i/dt = -v_i + v_i^B + v_i^A      v_i^B = W_i r_{i-1} + b_i   (basal)

@@ -7,7 +7,7 @@ quantity is (B, n_i). Each layer also carries its feedback matrix ``Q_i`` (n_i, 
 that maps the controller output u into the apical compartment (``dendritic.rate.dfc``).
 
 Source: Meulemans et al. 2021, "Credit assignment in neural networks through deep
-feedback control" (NeurIPS), section 2; ``../shared/SCIENCE.md`` section 3.
+feedback control" (NeurIPS), section 2, doi:10.48550/arXiv.2106.07887.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reference updates that DFC is compared with: Jacobians, minimum-norm and Gauss-Newton
 updates, backprop, alignment angles and Condition 2.
 
-Notation (Meulemans et al. 2021, sections 3-4; ``../shared/SCIENCE.md`` section 3):
+Notation (Meulemans et al. 2021, NeurIPS, doi:10.48550/arXiv.2106.07887, sections 3-4):
 
     J_i = d r_L / d v_i  (B, n_L, n_i),  J = [J_1 ... J_L]  (B, n_L, sum_i n_i)
     J_L = diag(phi_L'(v_L)),   J_i = J_{i+1} W_{i+1} diag(phi_i'(v_i))
