@@ -49,6 +49,7 @@ __all__ = [
     "TextList",
     "QuantityList",
     "IntegerList",
+    "NumberList",
     "QuantityTable",
     "Magnitude",
     "RawTable",
@@ -268,6 +269,31 @@ class QuantityList(Field):
         if len(problems) > before:
             return None
         return sorted(quantities, key=float) if self.ordered else quantities
+
+
+@dataclass(frozen=True)
+class NumberList(Field):
+    """An array of at least ``minimum_length`` plain numbers, each within
+    [``minimum``, ``maximum``] where given."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    minimum_length: int = 1
+
+    @property
+    def kind(self) -> str:
+        low = "-inf" if self.minimum is None else f"{self.minimum:g}"
+        high = "inf" if self.maximum is None else f"{self.maximum:g}"
+        return f"array of numbers in [{low}, {high}]"
+
+    def check(self, value, where, problems):
+        if (not isinstance(value, list) or len(value) < self.minimum_length
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                or (self.minimum is not None and any(v < self.minimum for v in value))
+                or (self.maximum is not None and any(v > self.maximum for v in value))):
+            problems.append(f"'{where}': expected an {self.kind} (at least {self.minimum_length}), got {value!r}")
+            return None
+        return [float(v) for v in value]
 
 
 @dataclass(frozen=True)

@@ -351,3 +351,11 @@ def test_describe_covers_a_shipped_schema_and_its_keys_can_be_overridden():
     present = [key for key in options if "[]" not in key or raw.get(key.split("[]")[0])]
     assert len(present) > 20
     cfg.apply_overrides(raw, [key.replace("[]", "[0]") + "=1" for key in present], NETWORK_SCHEMA)
+
+
+def test_number_list_checks_each_element_and_its_bounds():
+    schema = {"p": cfg.NumberList(minimum=0.0, maximum=1.0)}
+    assert cfg.validate({"p": [0, 0.5, 1]}, schema) == {"p": [0.0, 0.5, 1.0]}
+    for bad in ([], [0.5, 1.5], [0.2, "a"], 0.5, [True]):
+        with pytest.raises(cfg.ConfigError, match=r"key 'p': expected an array of numbers in \[0, 1\]"):
+            cfg.validate({"p": bad}, schema, source="f.toml")

@@ -40,16 +40,6 @@ from dendritic.plasticity import bdsp
 NAME = "plasticity-protocol"
 HELP = "BDSP under the burst-Poisson protocol: weight change against burst probability (HDF5 + PNG)"
 
-class _Probabilities(cfg.Field):
-    """A non-empty array of probabilities."""
-
-    def check(self, value, where, problems):
-        if (not isinstance(value, list) or not value
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)):
-            problems.append(f"'{where}': expected a non-empty array of numbers in [0, 1], got {value!r}")
-            return None
-        return [float(v) for v in value]
-
 
 SCHEMA = {
     "description": cfg.Text(default=""),
@@ -62,7 +52,7 @@ SCHEMA = {
     "protocol": cfg.Table(schema={
         "event_rates": cfg.QuantityList(unit=Hz, bound="positive",
                                         doc="event rates of pre and post neurons, e.g. [\"5 Hz\"]"),
-        "burst_probabilities": _Probabilities(doc="array of burst probabilities p"),
+        "burst_probabilities": cfg.NumberList(minimum=0.0, maximum=1.0, doc="array of burst probabilities p"),
         "initial_burst_probability": cfg.Number(bound="nonnegative", maximum=1.0,
                                                 doc="P_bar(0), the starting moving-average burst probability"),
         "event_dead_time": cfg.Quantity(unit=ms, bound="nonnegative", default="20 ms"),
