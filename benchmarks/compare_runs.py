@@ -4,7 +4,8 @@ tree, compared dataset by dataset.
 
 For a refactoring that must keep every result (issue 14): each experiment is run by the
 command line of each version, in its own process, with the same seed, target and
-arguments; the HDF5 files are then compared: integer and boolean datasets exactly,
+arguments (``--target`` and ``--build-dir`` only where the version's ``--help`` lists
+them); the HDF5 files are then compared: integer and boolean datasets exactly,
 floating-point ones to ``--rtol`` (default 1e-12, for reordered sums), units and shapes
 exactly. Wall-clock datasets (``timing``, ``epoch_seconds`` and the like) and the
 provenance attributes are not compared.
@@ -21,7 +22,9 @@ when every experiment matches, 1 otherwise; writes
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,7 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: name -> arguments after ``dendritic run``: seeded, short enough for a check
+#: name -> arguments after ``dendritic run``: seeded, short enough for a check; ``--target``
+#: is passed only to a version whose experiment takes it (``dfc`` did before it became a
+#: NumPy-only experiment, ``BRIAN = False``)
 EXPERIMENTS = {
     "population": ["population", "--target", "cython", "--seed", "3", "--duration", "1 s"],
     "dendritic-prediction": ["dendritic-prediction", "--target", "cpp_standalone", "--seed", "1"],
@@ -48,14 +53,40 @@ EXPERIMENTS = {
 NOT_COMPARED = ("timing", "seconds", "wall", "elapsed")
 
 
+def _environment(tree: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(tree)}
+
+
+@functools.lru_cache(maxsize=None)
+def _help(tree: Path, experiment: str) -> str:
+    return subprocess.run([sys.executable, "-m", "dendritic.cli", "run", experiment, "--help"], cwd=tree,
+                          env=_environment(tree), capture_output=True, text=True, check=True).stdout
+
+
+def takes_option(tree: Path, experiment: str, option: str) -> bool:
+    """Whether ``dendritic run <experiment>`` of the package in ``tree`` lists ``option``
+    in its ``--help``."""
+    return re.search(rf"(^|[\s,]){re.escape(option)}([\s,=]|$)", _help(tree, experiment), re.MULTILINE) is not None
+
+
+def command_line(tree: Path, arguments: list[str], output: Path, build: Path) -> list[str]:
+    """The arguments for the version in ``tree``: ``--target`` and ``--build-dir`` (the
+    standalone builds in ``build``) only where its experiment takes them."""
+    arguments = list(arguments)
+    if "--target" in arguments and not takes_option(tree, arguments[0], "--target"):
+        at = arguments.index("--target")
+        del arguments[at:at + 2]
+    arguments += ["--output", str(output), "--no-plot"]
+    if takes_option(tree, arguments[0], "--build-dir"):
+        arguments += ["--build-dir", str(build)]
+    return arguments
+
+
 def run(tree: Path, arguments: list[str], output: Path, build: Path) -> None:
     """One experiment with the package in ``tree`` (its own process); standalone builds
     in ``build``."""
-    command = [sys.executable, "-m", "dendritic.cli", "run", *arguments, "--output", str(output), "--no-plot"]
-    if arguments[0] != "dfc":  # every spiking experiment takes --build-dir
-        command += ["--build-dir", str(build)]
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    completed = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "dendritic.cli", "run", *command_line(tree, arguments, output, build)]
+    completed = subprocess.run(command, cwd=tree, env=_environment(tree), capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(arguments)} in {tree} failed ({completed.returncode}):\n"
                            f"{completed.stderr[-3000:]}")

@@ -76,12 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _log_to_stderr() -> None:
-    """Show the package's log messages (level INFO and up) on stderr, once."""
+    """Show the package's log messages (level INFO and up, e.g. the ``[dfc] ... epoch``
+    lines of the rate training) on stderr, once."""
     import logging
+
+    class Stderr(logging.Handler):
+        """Each message as one line on the current ``sys.stderr`` (not the one at the
+        first call: a later caller may have replaced it)."""
+
+        def emit(self, record) -> None:
+            try:
+                print(self.format(record), file=sys.stderr, flush=True)
+            except Exception:
+                self.handleError(record)
 
     logger = logging.getLogger("dendritic")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = Stderr()
         handler.setFormatter(logging.Formatter("dendritic: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

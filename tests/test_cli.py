@@ -189,3 +189,18 @@ def test_set_overrides_a_key_of_the_experiment_file_and_is_checked(tmp_path, cap
     message = capsys.readouterr().err
     assert "population.toml" in message and "run.duration" in message and "a time" in message
     assert not (tmp_path / "bad.h5").exists()
+
+
+def test_crosscheck_and_dfc_follow_the_protocol(capsys):
+    """crosscheck (Brian) gets the backend's options; dfc (BRIAN = False, pure NumPy) gets
+    --set but neither --target nor a build folder or threads: nothing would read them."""
+    modules = available()
+    assert is_typed(modules["crosscheck"]) and is_typed(modules["dfc"])
+    crosscheck = _option_helps(_help("crosscheck", capsys))
+    assert "data/build/crosscheck)" in crosscheck["--build-dir BUILD_DIR"] and "--target" in " ".join(crosscheck)
+    assert "with its unit" in crosscheck["--windows WINDOWS [WINDOWS ...]"]
+    dfc = _option_helps(_help("dfc", capsys))
+    assert "--set KEY=VALUE" in dfc and "(default: 0)" in dfc["--seed SEED"]
+    assert not [flags for flags in dfc if flags.split()[0] in ("--target", "--build-dir", "--threads")], list(dfc)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "dfc", "--target", "numpy"])

@@ -146,13 +146,12 @@ def train_classifier(method: dict, experiment: dict, data, epochs: int, seed: in
     return result
 
 
-def run_classification(experiment: dict, options: RunOptions, output: Path, save=None) -> dict:
+def run_classification(experiment: dict, options: RunOptions, output: Path) -> dict:
     """Train the selected methods one after the other on the experiment's data set.
 
-    Returns ``{"config": ..., method name: train_classifier's arrays}``; ``save(results)``
-    (e.g. writing the results file) after every epoch and method, the running method's
-    entry holding its epochs so far. Checkpoints go beside ``output``
-    (:func:`checkpoint_path`).
+    Returns ``{"config": ..., method name: train_classifier's arrays}``. Checkpoints go
+    beside ``output``, the results file the caller writes (:func:`checkpoint_path`); with
+    ``options.resume`` every method continues from its checkpoint.
     """
     dataset = options.dataset or experiment["dataset"]
     dtype = np.dtype(experiment["dtype"])
@@ -162,17 +161,9 @@ def run_classification(experiment: dict, options: RunOptions, output: Path, save
     results = {"config": {"dataset": dataset, "epochs": epochs, "normalization": experiment["normalization"],
                           "n_train": len(data[0]), "n_validation": len(data[2]),
                           "n_test": len(data[4]), "experiment_file": experiment["path"]}}
-
     for method in selected_methods(experiment, options.methods):
-        def save_partial(history, name=method["name"]):
-            results[name] = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
-            if save is not None:
-                save(results)
-
         results[method["name"]] = train_classifier(
             method, experiment, data, epochs, options.seed,
             sleep_epochs=feedback_epochs(method, options.feedback_init_epochs, options.extra_feedback_epochs),
-            on_epoch=save_partial, checkpoint=checkpoint_path(output, method["name"]), resume=options.resume)
-        if save is not None:
-            save(results)
+            checkpoint=checkpoint_path(output, method["name"]), resume=options.resume)
     return results

@@ -113,10 +113,11 @@ SCHEMA = {
 }
 
 
-def load_experiment(name_or_path) -> dict:
-    """Read and validate an experiment file (``ConfigError`` names file, key, expectation)."""
+def load_experiment(name_or_path, overrides=()) -> dict:
+    """Read and validate an experiment file (``ConfigError`` names file, key, expectation),
+    with ``key=value`` overrides (the command line's ``--set``, e.g. ``epochs=2``)."""
     path = cfg.resolve_model_file(name_or_path, "experiments")
-    experiment = cfg.load(path, SCHEMA)
+    experiment = cfg.load(path, SCHEMA, overrides=overrides)
     problems = []
     for k, method in enumerate(experiment["methods"]):
         where = f"{path}: 'methods[{k}]"

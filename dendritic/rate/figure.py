@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 __all__ = ["plot"]
 
 
-def plot(results: dict, task: str, path: Path) -> Path:
+def plot(results: dict, task: str):
     """Test accuracy and training loss per epoch (classification), or test loss, angles and
-    Condition 2 (regression), of every method in ``results``; saved to ``path``."""
-    from dendritic.plots import save_figure  # selects the Agg backend before pyplot loads
+    Condition 2 (regression), of every method in ``results``: a matplotlib ``Figure``."""
+    import dendritic.plots  # noqa: F401  (selects the Agg backend before pyplot loads)
 
     import matplotlib.pyplot as plt
 
@@ -42,6 +40,8 @@ def plot(results: dict, task: str, path: Path) -> Path:
         axes[0].set(xlabel="epoch", ylabel="test MSE", yscale="log", title="student-teacher")
         axes[1].set(xlabel="epoch", ylabel="angle (deg), whole network")
         axes[2].set(xlabel="epoch", ylabel="Condition 2", ylim=(0, 1.05))
-        axes[0].legend(), axes[1].legend(fontsize=7), axes[2].legend()
+        for ax, size in zip(axes, (None, 7, None)):
+            if ax.get_legend_handles_labels()[0]:  # BP alone has no angles to DFC and no Condition 2
+                ax.legend(fontsize=size)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig

@@ -187,11 +187,10 @@ def train_regression(method: dict, experiment: dict, data, epochs: int, seed: in
     return result
 
 
-def run_regression(experiment: dict, options: RunOptions, save=None) -> dict:
+def run_regression(experiment: dict, options: RunOptions) -> dict:
     """Train the selected methods one after the other on a teacher's data (seed
     ``options.seed + 1000``). Returns ``{"config": ..., method name: train_regression's
-    arrays}``; ``save(results)`` after every epoch and method, the running method's entry
-    holding its epochs so far."""
+    arrays}``."""
     data = teacher_data(experiment["teacher"], experiment["network"], options.seed + 1000, options.train_subset,
                         options.test_subset)
     epochs = experiment["epochs"] if options.epochs is None else options.epochs
@@ -199,16 +198,8 @@ def run_regression(experiment: dict, options: RunOptions, save=None) -> dict:
                           "n_train": len(data[0][0]), "n_validation": len(data[1][0]), "n_test": len(data[2][0]),
                           "experiment_file": experiment["path"]}}
     for method in selected_methods(experiment, options.methods):
-        def save_partial(history, angles, name=method["name"]):
-            results[name] = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
-            results[name]["angles"] = {k: np.asarray(v, dtype=np.float64) for k, v in angles.items()}
-            if save is not None:
-                save(results)
-
         results[method["name"]] = train_regression(
             method, experiment, data, epochs, options.seed,
             sleep_epochs=feedback_epochs(method, options.feedback_init_epochs, options.extra_feedback_epochs),
-            angle_every=options.angle_every, on_epoch=save_partial)
-        if save is not None:
-            save(results)
+            angle_every=options.angle_every)
     return results

