@@ -501,7 +501,8 @@ class Requires(Rule):
     """When ``key`` is given, every key of ``needs`` must be given too.
 
     ``Requires("stp", needs=("transmit",))``; with ``when``, only if ``key`` has that value
-    (defaults count): ``Requires("transmit", needs="burst_length", when="bursts")``.
+    (defaults count): ``Requires("transmit", needs="burst_length", when="bursts")``, or
+    one of several, given as a tuple: ``when=("dfc", "dfc_ss")``.
     """
 
     def __init__(self, key: str, needs: str | tuple[str, ...], when: Any = _MISSING):
@@ -515,7 +516,8 @@ class Requires(Rule):
         super().bind(schema)
         if self.when is not _MISSING:
             problems: list[str] = []
-            schema[self.key].check(self.when, self.key, problems)
+            for value in self._values:
+                schema[self.key].check(value, self.key, problems)
             if problems:
                 raise ValueError(f"{self!r}: the value of when= does not fit the field: {problems[0]}")
         required = [key for key in self.needs if schema[key].required]
@@ -528,13 +530,18 @@ class Requires(Rule):
                 return None
             reason = f"'{self.key}' is given"
         else:
-            if not _same(parsed.get(self.key), schema[self.key].check(self.when, self.key, [])):
+            value = parsed.get(self.key)
+            if not any(_same(value, schema[self.key].check(when, self.key, [])) for when in self._values):
                 return None
-            reason = f"'{self.key}' is {self.when!r}"
+            reason = f"'{self.key}' is {value!r}"
         missing = [key for key in self.needs if not _given(table, (key,))]
         if missing:
             return f"missing {_listing(missing)} (required when {reason})"
         return None
+
+    @property
+    def _values(self) -> tuple:
+        return self.when if isinstance(self.when, tuple) else (self.when,)
 
     def __repr__(self):
         when = "" if self.when is _MISSING else f", when={self.when!r}"

@@ -359,3 +359,30 @@ def test_number_list_checks_each_element_and_its_bounds():
     for bad in ([], [0.5, 1.5], [0.2, "a"], 0.5, [True]):
         with pytest.raises(cfg.ConfigError, match=r"key 'p': expected an array of numbers in \[0, 1\]"):
             cfg.validate({"p": bad}, schema, source="f.toml")
+
+
+def test_requires_when_one_of_several_values():
+    schema = {"rule": cfg.Choice(options=("bp", "dfc", "dfc_ss")), "controller": cfg.Table(schema={}, default=None)}
+    rules = (cfg.Requires("rule", needs="controller", when=("dfc", "dfc_ss")),)
+    assert cfg.validate({"rule": "bp"}, schema, rules=rules)["controller"] is None
+    cfg.validate({"rule": "dfc", "controller": {}}, schema, rules=rules)
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate({"rule": "dfc_ss"}, schema, source="m.toml", rules=rules)
+    assert error.value.problems == ["m.toml: key 'rule': missing 'controller' (required when 'rule' is 'dfc_ss')"]
+    with pytest.raises(ValueError, match="when="):
+        cfg.Requires("rule", needs="controller", when=("dfc", "sgd")).bind(schema)
+
+
+def test_dfc_experiment_rules_are_declared():
+    from dendritic.rate.experiment import RULES, SCHEMA
+
+    raw = cfg.read_toml(cfg.resolve_model_file("dfc_toy", "experiments"))
+    method = {key: value for key, value in raw["methods"][-1].items() if key != "controller"}
+    method["rule"] = "dfc"
+    bad = {key: value for key, value in raw.items() if key != "teacher"}
+    bad["methods"] = [method]
+    with pytest.raises(cfg.ConfigError) as error:
+        cfg.validate(bad, SCHEMA, source="toy.toml", rules=RULES)
+    assert error.value.problems == [
+        "toy.toml: key 'methods[0]': missing 'controller' (required when 'rule' is 'dfc')",
+        "toy.toml: key 'task': missing 'teacher' (required when 'task' is 'regression')"]

@@ -75,6 +75,8 @@ _METHOD = {
                                   "(checked by the slow test and benchmarks/fashion_mnist_accuracy.py)",
                                   bound="positive", maximum=1.0, default=None),
 }
+_METHOD_RULES = (cfg.Requires("rule", needs="controller", when=tuple(r for r in _RULES if r != "bp")),
+                 cfg.Requires("feedback", needs="feedback_learning", when="learned"))
 _NETWORK = {
     "input_size": cfg.Integer("inputs (classification: from the data)", minimum=1, default=None),
     "hidden_layers": cfg.Integer("number of hidden layers", minimum=0),
@@ -109,26 +111,16 @@ SCHEMA = {
                               "(regression)", minimum=0, default=8),
     "network": cfg.Table("student network", schema=_NETWORK),
     "teacher": cfg.Table("teacher network (regression)", schema=_TEACHER, default=None),
-    "methods": cfg.TableList("learning methods", schema=_METHOD, minimum=1),
+    "methods": cfg.TableList("learning methods", schema=_METHOD, minimum=1, rules=_METHOD_RULES),
 }
+RULES = (cfg.Requires("task", needs="teacher", when="regression"),)
 
 
 def load_experiment(name_or_path, overrides=()) -> dict:
     """Read and validate an experiment file (``ConfigError`` names file, key, expectation),
     with ``key=value`` overrides (the command line's ``--set``, e.g. ``epochs=2``)."""
     path = cfg.resolve_model_file(name_or_path, "experiments")
-    experiment = cfg.load(path, SCHEMA, overrides=overrides)
-    problems = []
-    for k, method in enumerate(experiment["methods"]):
-        where = f"{path}: 'methods[{k}]"
-        if method["rule"] != "bp" and method["controller"] is None:
-            problems.append(f"{where}.controller': missing (rule {method['rule']!r} needs the controller table)")
-        if method["feedback"] == "learned" and method["feedback_learning"] is None:
-            problems.append(f"{where}.feedback_learning': missing (feedback = 'learned')")
-    if experiment["task"] == "regression" and experiment["teacher"] is None:
-        problems.append(f"{path}: 'teacher': missing (task = 'regression')")
-    if problems:
-        raise cfg.ConfigError(problems)
+    experiment = cfg.load(path, SCHEMA, rules=RULES, overrides=overrides)
     experiment["path"] = str(path)
     return experiment
 
