@@ -371,7 +371,7 @@ def _connect(spec: CircuitSpec, circuit: Circuit, connection: dict, name: str, r
         target = connection["target"]
         synapses = Synapses(pre, post, f"{variable} : {unit} (constant)\n"
                                        f"{target}_post = {variable}*{summed}_pre : {post_model.spec.inputs[target]} "
-                                       f"(summed)", name=name, namespace={})
+                                       f"(summed)", name=name, namespace=dict(pre.namespace))  # what the variable reads
         synapses.connect(i=i, j=j)
         setattr(synapses, variable, w)
         return synapses

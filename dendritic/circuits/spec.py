@@ -101,7 +101,7 @@ from dendritic.neurons import NeuronModel, load_neuron
 from dendritic.neurons.compartments import unit_name
 from dendritic.plasticity import short_term
 
-__all__ = ["circuit_schema", "CircuitSpec", "load_circuit", "circuit_from_mapping", "unit_of", "ORDERS"]
+__all__ = ["circuit_schema", "CircuitSpec", "load_circuit", "circuit_from_mapping", "unit_of", "written", "ORDERS"]
 
 ORDERS = ("post", "pre")
 
@@ -426,6 +426,14 @@ def _check_summed(pre: NeuronModel | None, post: NeuronModel, connection: dict, 
     dimensions = get_dimensions(unit_of(inputs[connection["target"]])) / source
     _check_weights(weights, dimensions, f"onto {connection['target']} from {connection['summed']} expected "
                    f"{cfg.describe_dimension(Quantity(1, dim=dimensions))}", where, problems)
+
+
+def written(quantity):
+    """A quantity as a circuit mapping made in code writes it, exactly: the repr of its SI
+    value and its unit (``"0.02 second"``), a plain number if dimensionless."""
+    if get_dimensions(quantity) is get_dimensions(1):
+        return float(quantity)
+    return f"{float(quantity)!r} {unit_name(quantity)}"
 
 
 def unit_of(name: str):
