@@ -8,9 +8,13 @@
 - :mod:`~dendritic.circuits.background`: private Poisson background inputs;
 - :mod:`~dendritic.circuits.rules`: plasticity rules chosen by name.
 
-Populations are of any registered neuron kind (:mod:`dendritic.neurons.kinds`);
-connections target a dendrite or a conductance, transmit spikes, events or bursts,
-optionally through short-term plasticity, and learn by a rule named in the file.
+Populations are of any registered neuron kind (:mod:`dendritic.neurons.kinds`), their
+inputs constant, sinusoidal or driven by ``TimedArray`` inputs; connections target a
+dendrite, a conductance or another synaptic variable of the kind, transmit spikes,
+events or bursts, optionally through short-term plasticity, and learn by a rule named in
+the file (or registered from code, :func:`~dendritic.circuits.rules.register`); summed
+connections set an input to a weighted sum of a presynaptic variable. Connectivity is
+drawn from the seed or given by code with the weights (``build_circuit(synapses=...)``).
 """
 
 from dendritic.circuits.build import Circuit, build_circuit

@@ -22,12 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import EventMonitor, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, pA, second, volt
+from brian2 import (EventMonitor, Network, NeuronGroup, Quantity, SpikeMonitor, StateMonitor, Synapses, TimedArray, pA,
+                    second)
+from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 
 from dendritic.circuits import background, rules
 from dendritic.circuits.connectivity import draw_connectivity
-from dendritic.circuits.spec import CircuitSpec
-from dendritic.neurons.compartments import poisson_threshold
+from dendritic.circuits.spec import CircuitSpec, unit_of
+from dendritic.config import describe_dimension
+from dendritic.neurons.compartments import poisson_threshold, unit_name
 from dendritic.plasticity import dendritic_prediction as dp
 from dendritic.plasticity import short_term
 
@@ -136,29 +139,33 @@ def _scalar(value):
     return value[0] if getattr(value, "shape", ()) and len(value) == 1 else value
 
 
-def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None = None) -> Circuit:
+def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None = None,
+                  synapses: dict | None = None, values: dict | None = None) -> Circuit:
     """Create the Brian objects of ``spec`` on the backend's current target.
 
     ``duration``: the simulated time the stimuli are tabulated for (default
     ``run.duration``); ``arrays``: ``TimedArray`` inputs the file names (Poisson rates,
-    plasticity gates), by name. Order matters for ``cpp_standalone`` reruns: all
-    parameters and weights first, then :meth:`Backend.parameters_set`, then the states
-    initialised from parameters.
+    driven inputs, plasticity gates), by name; ``synapses``: connection name -> (i, j, w),
+    the index arrays and weights (quantities in the target's unit) of the connections
+    with ``connectivity = "given"``; ``values``: population -> {input or parameter:
+    value or per-neuron array}, set with the parameters. Order matters for
+    ``cpp_standalone`` reruns: all parameters and weights first, then
+    :meth:`Backend.parameters_set`, then the states initialised from parameters.
     """
-    values, run = spec.values, spec.values["run"]
+    declared, run = spec.values, spec.values["run"]
     rng = np.random.default_rng(run["seed"])
     dt = float(run["dt"])
     arrays = dict(arrays or {})
     circuit = Circuit(network=Network(), spec=spec)
-    connections = [c for c in values["connections"]
-                   if c["plasticity"] is not None or float(c["weight"]) != 0 or float(c["weight_std"]) != 0]
-    plans = {p["name"]: _Plan(model=spec.models[p["name"]]) for p in values["populations"]}
-    plans.update({source["name"]: _Plan() for source in values["inputs"]})
+    connections = [c for c in declared["connections"] if c["connectivity"] == "given" or c["plasticity"] is not None
+                   or float(c["weight"]) != 0 or float(c["weight_std"]) != 0]
+    plans = {p["name"]: _Plan(model=spec.models[p["name"]]) for p in declared["populations"]}
+    plans.update({source["name"]: _Plan() for source in declared["inputs"]})
 
     # 1. plans: stimuli, short-term plasticity, background, plasticity rules
-    offsets = {(p["name"], key): value for p in values["populations"] for key, value in p["inputs"].items()}
+    offsets = {(p["name"], key): value for p in declared["populations"] for key, value in p["inputs"].items()}
     total = float(duration if duration is not None else run["duration"])
-    for stimulus in values["stimuli"]:
+    for stimulus in declared["stimuli"]:
         population, key = stimulus["population"], stimulus["input"]
         name = f"stimulus_{population}_{key}"
         time = np.arange(int(round(total / dt)) + 1) * dt
@@ -171,6 +178,13 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
         plan.inputs[key] = f"{key}_offset + {name}(t)"
         plan.equations.append(f"{key}_offset : amp")
         plan.namespace[name] = circuit.arrays[name]
+    for population in declared["populations"]:
+        for key, name in population["driven"].items():
+            array = rules.timed_array(arrays, name, f"populations {population['name']}: driven input {key}")
+            _check_driven(array, spec.models[population["name"]], population, key)
+            plan = plans[population["name"]]
+            plan.inputs[key] = f"{name}(t, i)" if array.values.ndim == 2 else f"{name}(t)"
+            plan.namespace[name] = circuit.arrays[name] = array
     channels: dict[str, set] = {}
     for connection in connections:
         if connection["stp"] != "none":
@@ -183,7 +197,7 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
                                 group, preset, **short_term.PRESETS[preset]),
                             initialise=lambda group, rng, preset=preset: short_term.initialise(group, preset))
     sources = {name: [] for name in plans}
-    for entry in values["background"]:
+    for entry in declared["background"]:
         if float(entry["weight"]) > 0 and float(entry["rate"]) > 0:
             unit = spec.models[entry["population"]].synaptic_targets[entry["target"]]
             sources[entry["population"]].append((background.BackgroundSource(
@@ -203,13 +217,13 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
             rule.prepare_post(plans[connection["post"]], connection, post_model)
 
     # 2. groups
-    for source in values["inputs"]:
+    for source in declared["inputs"]:
         plan = plans[source["name"]]
         rate = "rate" if source["rate"] is not None else f"{source['rates']}(t, i)"
         equations = "rate : Hz (shared, constant)" if source["rate"] is not None else ""
         namespace = {}
         if source["rates"] is not None:
-            namespace[source["rates"]] = _array(arrays, source["rates"], f"inputs {source['name']}")
+            namespace[source["rates"]] = rules.timed_array(arrays, source["rates"], f"inputs {source['name']}")
             circuit.arrays[source["rates"]] = namespace[source["rates"]]
         if plan.traces:
             group = dp.spike_source(source["N"], poisson_threshold(rate), source["name"], traces=tuple(plan.traces),
@@ -220,7 +234,7 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
         if source["rate"] is not None:
             group.rate = source["rate"]
         circuit.groups[source["name"]] = group
-    for population in values["populations"]:
+    for population in declared["populations"]:
         name = population["name"]
         plan = plans[name]
         group = plan.model.with_equations(*plan.equations).make_group(
@@ -232,15 +246,20 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
             step(group)
         circuit.groups[name] = group
         circuit.models[name] = plan.model
+    _set_values(circuit, values or {}, plans)
 
     # 3. connections
+    given = dict(synapses or {})
+    unknown = set(given) - {spec.connection_name(c) for c in declared["connections"] if c["connectivity"] == "given"}
+    if unknown:
+        raise KeyError(f"synapses: {sorted(unknown)} are no connections with connectivity 'given'")
     for connection in connections:
         name = spec.connection_name(connection)
-        circuit.synapses[name] = _connect(spec, circuit, connection, name, rng, arrays)
+        circuit.synapses[name] = _connect(spec, circuit, connection, name, rng, arrays, given)
 
     # 4. parameters set; initial states; monitors
     backend.parameters_set(circuit.groups)
-    for population in values["populations"]:
+    for population in declared["populations"]:
         name = population["name"]
         group = circuit.groups[name]
         model = circuit.models[name]
@@ -251,17 +270,18 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
             model.initialise(group)
         for step in plans[name].initialisers:
             step(group, rng)
-    for name in values["record"]["bursts"]:
+    for name in declared["record"]["bursts"]:
         group = circuit.groups[name]
         circuit.event_monitors[name] = (EventMonitor(group, "event", name=f"{name}_events"),
                                         EventMonitor(group, "burst", name=f"{name}_bursts"))
-    for name in values["record"]["spikes"]:
-        circuit.spike_monitors[name] = SpikeMonitor(circuit.groups[name], name=f"{name}_spikes")
-    for record in values["record"]["states"]:
+    for name in declared["record"]["spikes"]:
+        circuit.spike_monitors[name] = SpikeMonitor(
+            circuit.groups[name], name=declared["record"]["spike_monitors"].get(name, f"{name}_spikes"))
+    for record in declared["record"]["states"]:
         group = circuit.groups[record["population"]]
         neurons = np.arange(min(record["neurons"], len(group)))
         monitor = StateMonitor(group, record["variables"], record=neurons, dt=record["dt"],
-                               name=f"{record['population']}_states")
+                               name=record["name"] or f"{record['population']}_states")
         circuit.state_monitors[record["population"]] = (monitor, record["variables"], neurons)
     circuit.network.add(*circuit.groups.values(), *circuit.synapses.values(), *circuit.spike_monitors.values(),
                         *(m for pair in circuit.event_monitors.values() for m in pair),
@@ -269,43 +289,98 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     return circuit
 
 
-def _array(arrays: dict, name: str, where: str) -> TimedArray:
-    if name not in arrays:
-        raise KeyError(f"{where}: TimedArray {name!r} was not given to build_circuit (given: {sorted(arrays) or 'none'})")
-    return arrays[name]
+def _check_driven(array: TimedArray, model, population: dict, key: str) -> None:
+    """A driven input's ``TimedArray``: the input's unit, one column per neuron if 2-D."""
+    where = f"populations {population['name']}: driven input {key}"
+    unit = unit_of(model.spec.inputs[key])
+    if array.dim is not get_dimensions(unit):
+        raise ValueError(f"{where}: expected a TimedArray of {describe_dimension(unit)}, got one of {array.dim}")
+    if array.values.ndim == 2 and array.values.shape[1] != population["N"]:
+        raise ValueError(f"{where}: a 2-D TimedArray needs one column per neuron ({population['N']}), "
+                         f"got {array.values.shape[1]}")
 
 
-def _connect(spec: CircuitSpec, circuit: Circuit, connection: dict, name: str, rng, arrays) -> Synapses:
+def _set_values(circuit: Circuit, values: dict, plans: dict) -> None:
+    """Per-neuron (or common) values of inputs and parameters given to build_circuit."""
+    summed = {(c["post"], c["target"]) for c in circuit.spec.values["connections"] if c["summed"] is not None}
+    for name, entries in values.items():
+        if name not in circuit.models:
+            raise KeyError(f"values: no population {name!r} (populations: {sorted(circuit.models)})")
+        model, group = circuit.models[name], circuit.groups[name]
+        for key, value in entries.items():
+            where = f"values[{name!r}][{key!r}]"
+            if key in model.spec.inputs:
+                unit = unit_of(model.spec.inputs[key])
+            elif key in model.parameters:
+                unit = model.parameters[key]
+            else:
+                raise KeyError(f"{where}: expected an input or a parameter of the {model.kind} neuron "
+                               f"({', '.join([*model.spec.inputs, *model.parameters])})")
+            if key in plans[name].inputs or (name, key) in summed:
+                raise ValueError(f"{where}: {key} follows a TimedArray or a summed connection")
+            if get_dimensions(value) is not get_dimensions(unit):
+                raise ValueError(f"{where}: expected {describe_dimension(unit)}, got {value!r}")
+            size = np.size(value)
+            if size != 1 and (group.variables[key].scalar or size != len(group)):
+                allowed = "one value (a shared parameter)" if group.variables[key].scalar else \
+                    f"one value or {len(group)}"
+                raise ValueError(f"{where}: expected {allowed}, got {size}")
+            setattr(group, key, value)
+
+
+def _given(given: dict, name: str, n_pre: int, n_post: int, dimensions):
+    """The index arrays and weights of a connection with given connectivity, checked."""
+    if name not in given:
+        raise KeyError(f"{name}: connectivity 'given' needs build_circuit(synapses={{{name!r}: (i, j, w)}}) "
+                       f"(given: {sorted(given) or 'none'})")
+    i, j, w = given[name]
+    i, j = np.asarray(i), np.asarray(j)
+    if not len(i) == len(j) == np.size(w) or i.ndim != 1 or j.ndim != 1:
+        raise ValueError(f"synapses[{name!r}]: i, j and w must be 1-D of one length, got {np.shape(i)}, "
+                         f"{np.shape(j)} and {np.shape(w)}")
+    for index, size, side in ((i, n_pre, "i (presynaptic)"), (j, n_post, "j (postsynaptic)")):
+        if len(index) and (not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= size):
+            raise ValueError(f"synapses[{name!r}]: {side} must be whole numbers in [0, {size}), "
+                             f"got {index.dtype} from {index.min()} to {index.max()}")
+    if get_dimensions(w) is not dimensions:
+        raise ValueError(f"synapses[{name!r}]: weights must be {describe_dimension(Quantity(1, dim=dimensions))}, "
+                         f"got {describe_dimension(w)}")
+    return i, j, w
+
+
+def _connect(spec: CircuitSpec, circuit: Circuit, connection: dict, name: str, rng, arrays, given) -> Synapses:
     """Connectivity, weights and the synapses of one connection."""
     run = spec.values["run"]
     pre, post = circuit.groups[connection["pre"]], circuit.groups[connection["post"]]
     post_model = circuit.models[connection["post"]]
-    order = run["connection_order"]
-    scale = 1.0
-    if connection["fan_in"] is not None:
-        i, j = draw_connectivity(rng, len(pre), len(post), fan_in=connection["fan_in"], order=order)
+    summed = connection["summed"]
+    if summed is None:
+        unit = post_model.synaptic_targets[connection["target"]]
+        dimensions = get_dimensions(unit_of(unit))
+    else:  # the target's unit per unit of the summed variable
+        dimensions = get_dimensions(unit_of(post_model.spec.inputs[connection["target"]])) / pre.variables[summed].dim
+        unit = unit_name(Quantity(1, dim=dimensions))
+    if connection["connectivity"] == "given":
+        i, j, w = _given(given, name, len(pre), len(post), dimensions)
     else:
-        probability = connection["probability"]
-        if probability > 0:
-            # the file's number of inputs per neuron: kept (capped at all of them, the cap
-            # made up by the weight), or made up by the weight at the file's probability
-            file_fan_in = probability * spec.file_sizes.get(connection["pre"], len(pre))
-            if spec.keep == "fan_in":
-                probability = min(1.0, file_fan_in / len(pre))
-            scale = file_fan_in / (probability * len(pre))
-        i, j = draw_connectivity(rng, len(pre), len(post), probability=probability, order=order)
-    unit = post_model.synaptic_targets[connection["target"]]
-    weight, spread = float(connection["weight"]), float(connection["weight_std"])
-    w = rng.normal(weight, spread, size=len(i)) if spread > 0 else np.full(len(i), weight * scale)
-    if unit == "volt":
-        w = w * volt
+        i, j, w = _draw(spec, connection, len(pre), len(post), rng)
+        if dimensions is not DIMENSIONLESS:
+            w = Quantity(w, dim=dimensions)
+    variable = weight_variable(pre, post)
+    if summed is not None:
+        target = connection["target"]
+        synapses = Synapses(pre, post, f"{variable} : {unit} (constant)\n"
+                                       f"{target}_post = {variable}*{summed}_pre : {post_model.spec.inputs[target]} "
+                                       f"(summed)", name=name, namespace=dict(pre.namespace))  # what the variable reads
+        synapses.connect(i=i, j=j)
+        setattr(synapses, variable, w)
+        return synapses
     delay = connection["delay"] if connection["delay"] is not None else run["synaptic_delay"]
     delay = delay if float(delay) > 0 else None
     if connection["plasticity"] is not None:
         rule = rules.RULES[connection["plasticity"]["rule"]]
         return rule.synapses(pre, post, i, j, w, connection, post_model, name, arrays, delay)
     efficacy = f"*{short_term.efficacy(connection['stp'])}" if connection["stp"] != "none" else ""
-    variable = weight_variable(pre, post)
     synapses = Synapses(pre, post, f"{variable} : {unit} (constant)",
                         on_pre=post_model.synaptic_input(connection["target"], variable) + efficacy,
                         on_event={"pre": short_term.transmission_event(connection["transmit"])},
@@ -313,6 +388,27 @@ def _connect(spec: CircuitSpec, circuit: Circuit, connection: dict, name: str, r
     synapses.connect(i=i, j=j)
     setattr(synapses, variable, w)
     return synapses
+
+
+def _draw(spec: CircuitSpec, connection: dict, n_pre: int, n_post: int, rng):
+    """Connectivity and weights (floats in the target's unit) drawn from ``rng``."""
+    order = spec.values["run"]["connection_order"]
+    scale = 1.0
+    if connection["fan_in"] is not None:
+        i, j = draw_connectivity(rng, n_pre, n_post, fan_in=connection["fan_in"], order=order)
+    else:
+        probability = connection["probability"]
+        if probability > 0:
+            # the file's number of inputs per neuron: kept (capped at all of them, the cap
+            # made up by the weight), or made up by the weight at the file's probability
+            file_fan_in = probability * spec.file_sizes.get(connection["pre"], n_pre)
+            if spec.keep == "fan_in":
+                probability = min(1.0, file_fan_in / n_pre)
+            scale = file_fan_in / (probability * n_pre)
+        i, j = draw_connectivity(rng, n_pre, n_post, probability=probability, order=order)
+    weight, spread = float(connection["weight"]), float(connection["weight_std"])
+    w = rng.normal(weight, spread, size=len(i)) if spread > 0 else np.full(len(i), weight * scale)
+    return i, j, w
 
 
 def weight_variable(pre, post) -> str:

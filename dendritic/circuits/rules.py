@@ -19,6 +19,11 @@ kinds, what it adds to the presynaptic and postsynaptic populations before their
 exist (traces, averages, event code; once per population, shared by all connections
 of the rule), and the ``Synapses``. ``gate``: the name of a ``TimedArray`` of 0/1 given
 at build time, switching learning on and off within a run.
+
+Other modules add rules of their own with :func:`register` (e.g.
+``windowed_dendritic_prediction`` from :mod:`dendritic.spiking_dfc.network`); a
+variant of the voltage-dependent rules subclasses :class:`VoltageRule`, giving its
+``rule`` object and the ``TimedArray`` inputs its synapses read (``namespace``).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from dendritic import config as cfg
 from dendritic.plasticity import bdsp, short_term
 from dendritic.plasticity import dendritic_prediction as dp
 
-__all__ = ["RULES", "PlasticityRule", "validate", "problems"]
+__all__ = ["RULES", "PlasticityRule", "VoltageRule", "register", "timed_array", "validate", "problems"]
 
 
 @dataclass(frozen=True)
@@ -57,14 +62,17 @@ class PlasticityRule:
         raise NotImplementedError
 
 
+def timed_array(arrays: dict, key: str, where: str):
+    """The ``TimedArray`` ``key`` of ``arrays`` (given to ``build_circuit``), or a
+    ``KeyError`` saying ``where`` it is needed."""
+    if key not in arrays:
+        raise KeyError(f"{where}: TimedArray {key!r} was not given to build_circuit (given: {sorted(arrays) or 'none'})")
+    return arrays[key]
+
+
 def _gate(parameters, arrays, name):
     gate = parameters.get("gate")
-    if gate is None:
-        return None
-    if gate not in arrays:
-        raise KeyError(f"{name}: plasticity gate {gate!r} is not among the TimedArrays given to build_circuit "
-                       f"({sorted(arrays) or 'none'})")
-    return arrays[gate]
+    return None if gate is None else timed_array(arrays, gate, f"{name}: plasticity gate")
 
 
 class _Bdsp(PlasticityRule):
@@ -116,16 +124,27 @@ _VOLT_BOUNDS = {
 }
 
 
-class _Voltage(PlasticityRule):
+class VoltageRule(PlasticityRule):
     """The voltage-dependent rules of :mod:`dendritic.plasticity.dendritic_prediction`."""
 
-    def rule(self, connection, post):
+    @staticmethod
+    def common(connection, post) -> dict:
+        """The keyword arguments every rule object of this family takes."""
         p = connection["plasticity"]
-        common = dict(eta=p["eta"], interval=p["interval"], tau_delta=p["tau_delta"], w_min=p["w_min"],
-                      w_max=p["w_max"], trace=dp.PresynapticTrace.matching(post, connection["target"]))
+        return dict(eta=p["eta"], interval=p["interval"], tau_delta=p["tau_delta"], w_min=p["w_min"],
+                    w_max=p["w_max"], trace=dp.PresynapticTrace.matching(post, connection["target"]))
+
+    def rule(self, connection, post):
+        """The rule object (``dendritic_prediction``'s rules) of ``connection`` onto ``post``."""
         if self.name == "apical_cancellation":
-            return dp.ApicalCancellationRule(**common)
-        return dp.DendriticPredictionRule(form=p["form"], target=connection["target"], **common)
+            return dp.ApicalCancellationRule(**self.common(connection, post))
+        return dp.DendriticPredictionRule(form=connection["plasticity"]["form"], target=connection["target"],
+                                          **self.common(connection, post))
+
+    def namespace(self, parameters: dict, arrays: dict, name: str) -> dict:
+        """The ``TimedArray`` inputs the synapses read, by name (the gate)."""
+        gate = _gate(parameters, arrays, name)
+        return {parameters["gate"]: gate} if gate is not None else {}
 
     def problems(self, connection, pre, post):
         if connection["target"] not in post.spec.dendrites:
@@ -155,22 +174,30 @@ class _Voltage(PlasticityRule):
 
     def synapses(self, pre, post, i, j, w, connection, post_model, name, arrays, delay=None):
         p = connection["plasticity"]
-        gate = _gate(p, arrays, name)
-        namespace = {p["gate"]: gate} if gate is not None else {}
         return self.rule(connection, post_model).connect(pre, post, i, j, w, post_model, name,
-                                                         gate=f"{p['gate']}(t)" if gate is not None else "1",
-                                                         namespace=namespace, delay=delay)
+                                                         gate=f"{p['gate']}(t)" if p["gate"] is not None else "1",
+                                                         namespace=self.namespace(p, arrays, name), delay=delay)
 
 
 RULES = {
     "bdsp": _Bdsp("bdsp", {**bdsp.PARAMETERS, "gate": cfg.Text(default=None, doc="TimedArray of 0/1")}),
-    "dendritic_prediction": _Voltage("dendritic_prediction", {
+    "dendritic_prediction": VoltageRule("dendritic_prediction", {
         "form": cfg.Choice(options=("spike", "rate"), default="spike"),
         "eta": cfg.Magnitude(bound="nonnegative", doc="learning rate: volt**2 (spike form), volt*second (rate)"),
         **_VOLT_BOUNDS}),
-    "apical_cancellation": _Voltage("apical_cancellation", {
+    "apical_cancellation": VoltageRule("apical_cancellation", {
         "eta": cfg.Magnitude(bound="nonnegative", doc="learning rate (dimensionless)"), **_VOLT_BOUNDS}),
 }
+
+
+def register(rule: PlasticityRule) -> PlasticityRule:
+    """Add ``rule`` to :data:`RULES` under its name (once: another rule of that name is refused)."""
+    if not isinstance(rule, PlasticityRule):
+        raise TypeError(f"register takes a PlasticityRule, got {rule!r}")
+    if rule.name in RULES and RULES[rule.name] != rule:
+        raise ValueError(f"a plasticity rule named {rule.name!r} is registered already")
+    RULES[rule.name] = rule
+    return rule
 
 
 def validate(raw: dict, source, where: str) -> dict:

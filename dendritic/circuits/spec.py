@@ -20,6 +20,9 @@ connections and recordings::
     N = 200
     inputs = { v_apical_drive = "0 mV" }  # constant external inputs (optional)
     parameters = { g_L = "0.2 nS" }       # parameter values replacing the file's (optional)
+    driven = { I_ext = "current" }        # inputs following a TimedArray given at build time
+                                          # (optional): current(t, i) if 2-D (time x neuron),
+                                          # current(t) if 1-D
 
     [[inputs]]                            # independent Poisson sources
     name = "feedforward"
@@ -52,14 +55,33 @@ connections and recordings::
     transmit = "spikes"                   # or "events", "bursts" (bursting neurons)
     plasticity = { rule = "bdsp", eta = 0.1 }   # optional: a rule by name and its parameters
 
+    [[connections]]                       # connectivity and weights given by code
+    name = "feedback"
+    pre = "controller"
+    post = "pyramidal"
+    connectivity = "given"                # instead of fan_in/probability, and no weight:
+                                          # build_circuit(synapses={"feedback": (i, j, w)})
+    target = "v_apical_drive"             # with summed: an input of the postsynaptic kind,
+    summed = "c"                          # set to the sum over synapses of w * c_pre (a
+                                          # variable of pre; w in target unit / unit of c)
+
     [record]
     spikes = ["pyramidal"]
+    spike_monitors = { pyramidal = "pyramidal_spikes" }   # monitor names (default <name>_spikes)
     bursts = []                           # event and burst monitors of bursting populations
     [[record.states]]
     population = "pyramidal"
     variables = ["u", "v_basal"]
     neurons = 5
     dt = "0.5 ms"
+    name = "pyramidal_states"             # the monitor's name (default <population>_states)
+
+Given by code at build time (:func:`~dendritic.circuits.build.build_circuit`):
+``arrays``, the ``TimedArray`` inputs the file names (``rates``, ``driven``, plasticity
+gates); ``synapses``, the index arrays and weights of ``connectivity = "given"``
+connections (weights as quantities in the target's unit); ``values``, per-neuron values
+of a population's inputs (``{"pyramidal": {"v_basal_drive": array}}``), set before
+``Backend.parameters_set`` so that standalone reruns can change them.
 
 Every problem is reported at once, each naming the file and the key.
 """
@@ -70,7 +92,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brian2 import Hz, mV, ms, pA, second
+from brian2 import Hz, Quantity, mV, ms, pA, second
 from brian2.units.fundamentalunits import get_dimensions
 
 from dendritic import config as cfg
@@ -79,11 +101,12 @@ from dendritic.neurons import NeuronModel, load_neuron
 from dendritic.neurons.compartments import unit_name
 from dendritic.plasticity import short_term
 
-__all__ = ["circuit_schema", "CircuitSpec", "load_circuit", "circuit_from_mapping", "ORDERS"]
+__all__ = ["circuit_schema", "CircuitSpec", "load_circuit", "circuit_from_mapping", "unit_of", "written", "ORDERS"]
 
 ORDERS = ("post", "pre")
 
-_UNITS = {"volt": mV, "1": 1}
+_WHAT = {"volt": "a voltage (the jump of the dendritic potential)",
+         "1": "a number (the jump in units of the leak conductance)"}
 
 
 def circuit_schema(run: dict | None = None) -> dict:
@@ -112,6 +135,8 @@ def circuit_schema(run: dict | None = None) -> dict:
             "N": cfg.Integer(minimum=1, doc="number of neurons"),
             "inputs": cfg.QuantityTable(default={}),
             "parameters": cfg.QuantityTable(default={}),
+            "driven": cfg.RawTable(default={}, doc="input = name of a TimedArray given at build time: "
+                                                   "name(t, i) if 2-D (time x neuron), name(t) if 1-D"),
         }),
         "inputs": cfg.TableList(default=[], schema={
             "name": cfg.Text(doc="input name"),
@@ -137,25 +162,35 @@ def circuit_schema(run: dict | None = None) -> dict:
             "name": cfg.Text(default=None, doc="synapse name (default: <pre>_to_<post>_<target>)"),
             "pre": cfg.Text(doc="presynaptic population or input"),
             "post": cfg.Text(doc="postsynaptic population"),
-            "target": cfg.Text(doc="a dendrite or a conductance of the postsynaptic neuron"),
+            "target": cfg.Text(doc="a synaptic target of the postsynaptic neuron (a dendrite, a conductance), "
+                                   "or with summed an input"),
             "fan_in": cfg.Integer(minimum=0, default=None),
             "probability": cfg.Number(bound="nonnegative", maximum=1.0, default=None),
-            "weight": cfg.Magnitude(doc="mean weight: volt onto a dendrite, units of the leak onto a conductance"),
+            "connectivity": cfg.Choice(options=("given",), default=None,
+                                       doc="index arrays and weights given to build_circuit(synapses=...)"),
+            "summed": cfg.Text(default=None, doc="a variable of pre: the target input is set to the weighted "
+                                                 "sum of it (continuous, no spikes)"),
+            "weight": cfg.Magnitude(default=None, doc="mean weight: volt onto a dendrite, units of the leak onto "
+                                                      "a conductance"),
             "weight_std": cfg.Magnitude(bound="nonnegative", default=0.0),
             "stp": cfg.Choice(options=("none", *short_term.PRESETS), default="none"),
             "transmit": cfg.Choice(options=tuple(short_term.TRANSMISSION), default="spikes"),
             "delay": cfg.Quantity(unit=ms, bound="nonnegative", default=None,
                                   doc="synaptic delay (default: run.synaptic_delay)"),
             "plasticity": cfg.RawTable(default=None, doc="a plasticity rule: rule = name, then its parameters"),
-        }, rules=(cfg.ExactlyOne("fan_in", "probability"),)),
+        }, rules=(cfg.ExactlyOne("fan_in", "probability", "connectivity"), cfg.ExactlyOne("weight", "connectivity"),
+                  cfg.AtMostOne("weight_std", "connectivity"))),
         "record": cfg.Table(default={}, schema={
             "spikes": cfg.TextList(default=[]),
+            "spike_monitors": cfg.RawTable(default={}, doc="name of a recorded group's spike monitor "
+                                                           "(default <name>_spikes)"),
             "bursts": cfg.TextList(default=[]),
             "states": cfg.TableList(default=[], schema={
                 "population": cfg.Text(),
                 "variables": cfg.TextList(),
                 "neurons": cfg.Integer(minimum=1, default=1),
                 "dt": cfg.Quantity(unit=ms, bound="positive", default="0.1 ms"),
+                "name": cfg.Text(default=None, doc="monitor name (default <population>_states)"),
             }),
         }),
     }
@@ -241,6 +276,7 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
     values = cfg.validate(raw, circuit_schema(run), source=source)
     problems: list[str] = []
     models = {}
+    setters: dict[tuple[str, str], list] = {}  # (population, input) -> what sets it, where
     for n, population in enumerate(values["populations"]):
         try:
             model = load_neuron(population["neuron"], relative_to=relative_to)
@@ -260,6 +296,14 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
                 problems.append(f"key '{where}': unknown input (expected one of: {', '.join(kind.inputs)})")
             elif unit_name(value) != kind.inputs[key]:
                 problems.append(f"key '{where}': expected a quantity in {kind.inputs[key]}, got {value!r}")
+            setters.setdefault((population["name"], key), []).append(("inputs", where))
+        for key, array in population["driven"].items():
+            where = f"populations[{n}].driven.{key}"
+            if key not in kind.inputs:
+                problems.append(f"key '{where}': unknown input (expected one of: {', '.join(kind.inputs)})")
+            elif not isinstance(array, str):
+                problems.append(f"key '{where}': expected the name of a TimedArray given at build time, got {array!r}")
+            setters.setdefault((population["name"], key), []).append(("driven", where))
     spec = CircuitSpec(values, models, str(source), {p["name"]: p["N"] for p in values["populations"]})
     names = spec.names
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -282,6 +326,7 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
         if model is not None and stimulus["input"] not in model.spec.inputs:
             problems.append(f"key 'stimuli[{n}].input': expected one of {list(model.spec.inputs)}, "
                             f"got {stimulus['input']!r}")
+        setters.setdefault((stimulus["population"], stimulus["input"]), []).append(("stimuli", f"stimuli[{n}]"))
     synapse_names = []
     for n, connection in enumerate(values["connections"]):
         where = f"connections[{n}]"
@@ -290,9 +335,15 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
         if connection["pre"] not in names:
             problems.append(f"key '{where}.pre': expected one of {names}, got {connection['pre']!r}")
         post = population(f"{where}.post", connection["post"])
+        weights = {} if connection["connectivity"] == "given" else \
+            {"weight": connection["weight"], "weight_std": connection["weight_std"]}
+        if connection["summed"] is not None:
+            if post is not None:
+                _check_summed(pre, post, connection, weights, where, problems)
+                setters.setdefault((connection["post"], connection["target"]), []).append(("summed", where))
+            continue
         if post is not None:
-            _check_target(post, connection["target"],
-                          {"weight": connection["weight"], "weight_std": connection["weight_std"]}, where, problems)
+            _check_target(post, connection["target"], weights, where, problems)
         bursting = pre is not None and pre.detects_bursts
         if connection["transmit"] != "spikes" and connection["pre"] in names and not bursting:
             problems.append(f"key '{where}.transmit': {connection['pre']} has no events or bursts "
@@ -309,6 +360,11 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
             if connection["pre"] in names and post is not None:
                 problems.extend(f"key '{where}.plasticity': {p}" for p in
                                 rules.problems(connection, pre, post))
+    for (name, key), setting in setters.items():
+        # a stimulus adds to the constant input; anything else sets an input alone
+        if len(setting) > 1 and sorted(what for what, _ in setting) != ["inputs", "stimuli"]:
+            wheres = [where for _, where in setting]
+            problems.append(f"key '{wheres[-1]}': input {key} of {name} is set by '{wheres[0]}' already")
     repeated = sorted({n for n in synapse_names if synapse_names.count(n) > 1})
     if repeated:
         problems.append(f"key 'connections': two connections named {repeated} (give them a 'name')")
@@ -317,6 +373,12 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
     for name in values["record"]["spikes"]:
         if name not in names:
             problems.append(f"key 'record.spikes': expected names from {names}, got {name!r}")
+    for name, monitor in values["record"]["spike_monitors"].items():
+        if name not in values["record"]["spikes"]:
+            problems.append(f"key 'record.spike_monitors.{name}': names the monitor of a group in record.spikes "
+                            f"({values['record']['spikes']}), got {name!r}")
+        elif not isinstance(monitor, str):
+            problems.append(f"key 'record.spike_monitors.{name}': expected a monitor name, got {monitor!r}")
     for name in values["record"]["bursts"]:
         if name not in models or not models[name].detects_bursts:
             problems.append(f"key 'record.bursts': expected bursting populations, got {name!r}")
@@ -332,11 +394,59 @@ def _check_target(model: NeuronModel, target: str, weights: dict, where: str, pr
         problems.append(f"key '{where}.target': expected a synaptic target of the {model.kind} neuron "
                         f"({', '.join(targets)}), got {target!r}")
         return
-    unit = _UNITS[targets[target]]
+    what = _WHAT.get(targets[target], cfg.describe_dimension(unit_of(targets[target])))
+    _check_weights(weights, get_dimensions(unit_of(targets[target])), f"onto {target} expected {what}", where, problems)
+
+
+def _check_weights(weights: dict, dimensions, expected: str, where: str, problems: list[str]) -> None:
     for key, value in weights.items():
         if float(value) == 0:  # zero is zero in any unit (the default spread)
             continue
-        if get_dimensions(value) is not get_dimensions(unit):
-            what = "a voltage (the jump of the dendritic potential)" if unit is mV else \
-                "a number (the jump in units of the leak conductance)"
-            problems.append(f"key '{where}.{key}': onto {target} expected {what}, got {value}")
+        if get_dimensions(value) is not dimensions:
+            problems.append(f"key '{where}.{key}': {expected}, got {value}")
+
+
+def _check_summed(pre: NeuronModel | None, post: NeuronModel, connection: dict, weights: dict, where: str,
+                  problems: list[str]) -> None:
+    """A summed connection: from a variable of a population onto an input of ``post``,
+    weights in the input's unit per unit of the variable, no spikes transmitted."""
+    if pre is None:
+        problems.append(f"key '{where}.summed': a summed connection needs a population as 'pre' (a variable "
+                        f"to sum), got the input {connection['pre']!r}")
+    for key, default in (("transmit", "spikes"), ("stp", "none"), ("plasticity", None), ("delay", None)):
+        if connection[key] != default:
+            problems.append(f"key '{where}.{key}': a summed connection transmits no spikes, got {connection[key]!r}")
+    inputs = post.spec.inputs
+    if connection["target"] not in inputs:
+        problems.append(f"key '{where}.target': with summed expected an input of the {post.kind} neuron "
+                        f"({', '.join(inputs)}), got {connection['target']!r}")
+    if pre is None or connection["target"] not in inputs:
+        return
+    source = summed_dimensions(pre, connection["summed"])
+    if source is None:
+        problems.append(f"key '{where}.summed': expected a variable of the {pre.kind} neuron "
+                        f"({', '.join(pre.equations().names)}), got {connection['summed']!r}")
+        return
+    dimensions = get_dimensions(unit_of(inputs[connection["target"]])) / source
+    _check_weights(weights, dimensions, f"onto {connection['target']} from {connection['summed']} expected "
+                   f"{cfg.describe_dimension(Quantity(1, dim=dimensions))}", where, problems)
+
+
+def written(quantity):
+    """A quantity as a circuit mapping made in code writes it, exactly: the repr of its SI
+    value and its unit (``"0.02 second"``), a plain number if dimensionless."""
+    if get_dimensions(quantity) is get_dimensions(1):
+        return float(quantity)
+    return f"{float(quantity)!r} {unit_name(quantity)}"
+
+
+def unit_of(name: str):
+    """A unit from the name a kind gives it (an input's, a synaptic weight's): ``"volt"``,
+    ``"hertz"``, ``"1"``."""
+    return 1 if name == "1" else cfg.parse_quantity(f"1 {name}")
+
+
+def summed_dimensions(model: NeuronModel, variable: str):
+    """The dimensions of ``variable`` of ``model`` (None if it has none of that name)."""
+    equations = model.equations()
+    return equations[variable].dim if variable in equations.names else None

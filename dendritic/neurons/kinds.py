@@ -9,11 +9,19 @@ becomes a Brian ``NeuronGroup``:
   Poisson or threshold output (``pyramidal``, ``interneuron``; Urbanczik & Senn 2014,
   Sacramento et al. 2018);
 - :class:`ConductanceKind`: conductance-based neurons integrated by Euler as in the
-  Auryn code of Payeur et al. 2021 (``payeur_pyramidal``, ``adex``).
+  Auryn code of Payeur et al. 2021 (``payeur_pyramidal``, ``adex``);
+- :class:`RateKind`: rate units without spikes integrated by Euler (``rate_controller``,
+  the controller of the spiking DFC network, registered by
+  :mod:`dendritic.spiking_dfc.controller`).
+
+Kinds registered outside :mod:`dendritic.neurons` are listed in :data:`EXTERNAL` and
+imported by :func:`registered`, where kinds are looked up (importing them with this
+package would be circular: they build on it).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +29,8 @@ from brian2 import mV, ms, pA
 
 from dendritic import config as cfg
 
-__all__ = ["NeuronKind", "CompartmentalKind", "ConductanceKind", "register", "KINDS", "INTEGRATIONS"]
+__all__ = ["NeuronKind", "CompartmentalKind", "ConductanceKind", "RateKind", "register", "registered", "KINDS",
+           "EXTERNAL", "INTEGRATIONS"]
 
 #: ``exponential_euler``: the soma's step holds the dendrites at their start-of-step
 #: values (first order in dt); ``exact``: the linear soma-dendrite system is solved
@@ -34,7 +43,9 @@ class NeuronKind:
     """A neuron type: its parameters, header options and external inputs.
 
     ``header`` maps the kind's header options (besides ``model``, ``source`` and
-    ``description``) to their fields; ``potential`` names the somatic potential.
+    ``description``) to their fields; ``potential`` names the somatic potential (of a
+    rate unit: its output). ``synaptic_variables`` maps state variables that synapses
+    add their weight to (besides dendrites and conductances) to the weight's unit.
     Subclasses give the parameter schema for a header (:meth:`parameter_schema`), the
     equations (``equations(model, inputs)``), the ``NeuronGroup``
     (``make_group(model, ...)``), what follows once its parameters are set
@@ -50,12 +61,15 @@ class NeuronKind:
     conductances: tuple[str, ...] = ()
     detects_bursts: bool = False
     random_potential: bool = False  # initialise() can draw the potential (potential_sd)
+    synaptic_variables: Mapping[str, str] = field(default_factory=dict)
 
     def synaptic_targets(self) -> dict[str, str]:
         """Postsynaptic variables a synapse can act on, with the unit of its weight:
-        a dendrite (``volt``: the jump of its potential) or a conductance (``1``: the
-        jump in units of the compartment's leak conductance, as in Auryn)."""
-        return {**{d: "volt" for d in self.dendrites}, **{g: "1" for g in self.conductances}}
+        a dendrite (``volt``: the jump of its potential), a conductance (``1``: the
+        jump in units of the compartment's leak conductance, as in Auryn) or one of the
+        kind's ``synaptic_variables``."""
+        return {**{d: "volt" for d in self.dendrites}, **{g: "1" for g in self.conductances},
+                **self.synaptic_variables}
 
     def defaults(self) -> dict:
         """Header option values of a file that sets none."""
@@ -303,9 +317,47 @@ class ConductanceKind(NeuronKind):
             self.initial_state(model, group)
 
 
+@dataclass(frozen=True)
+class RateKind(NeuronKind):
+    """Rate units without spikes, integrated by forward Euler: ``body`` holds the
+    differential equations and subexpressions (parameters and inputs are declared from
+    the file and the kind); every state starts at zero."""
+
+    body: str = ""
+
+    def equations(self, model, inputs) -> str:
+        from dendritic.neurons import compartments
+
+        return "\n".join(part for part in (self.body, compartments.input_lines(self.inputs, inputs)) if part)
+
+    def make_group(self, model, N, name, equations, namespace, method, event_code, events):
+        from brian2 import NeuronGroup
+
+        if event_code or events or model.spike_actions:
+            raise ValueError(f"the {self.name} kind has no spikes or events to run code on")
+        return NeuronGroup(N, equations, method=method or "euler", name=name, namespace=namespace)
+
+    def prepare(self, model, group, inputs) -> None:
+        pass
+
+    def initialise(self, model, group, potential_sd=None, rng=None) -> None:
+        if potential_sd is not None:
+            raise ValueError(f"the {self.name} kind starts at zero; potential_sd is not supported")
+
+
 KINDS: dict[str, NeuronKind] = {}
+
+#: modules outside :mod:`dendritic.neurons` that register kinds of their own
+EXTERNAL = ("dendritic.spiking_dfc.controller",)
 
 
 def register(kind: NeuronKind) -> NeuronKind:
     KINDS[kind.name] = kind
     return kind
+
+
+def registered() -> dict[str, NeuronKind]:
+    """Every kind, those of :data:`EXTERNAL` modules included (imported on first use)."""
+    for module in EXTERNAL:
+        importlib.import_module(module)
+    return KINDS

@@ -34,14 +34,14 @@ from brian2 import NeuronGroup
 
 from dendritic import config as cfg
 from dendritic.neurons import compartments
-from dendritic.neurons.kinds import INTEGRATIONS, KINDS
+from dendritic.neurons.kinds import INTEGRATIONS, KINDS, registered
 
 __all__ = ["NeuronModel", "load_neuron", "neuron_from_mapping", "INTEGRATIONS"]
 
 
 def _header_schema(kind=None):
     return {
-        "model": cfg.Choice(options=tuple(sorted(KINDS)), doc="neuron kind"),
+        "model": cfg.Choice(options=tuple(sorted(registered())), doc="neuron kind"),
         "source": cfg.Text(doc="the paper the defaults come from"),
         "description": cfg.Text(default=""),
         **(kind.header if kind is not None else {}),
@@ -174,10 +174,11 @@ class NeuronModel:
         A dendrite: its potential jumps by ``weight`` (volt), so the PSP kernel is
         w exp(-t/tau), or the difference of exponentials with the synaptic-current stage
         (:func:`dendritic.neurons.compartments.synaptic_input`). A conductance: it jumps
-        by ``weight`` (in units of the leak)."""
+        by ``weight`` (in units of the leak). One of the kind's ``synaptic_variables``:
+        it jumps by ``weight``."""
         if target in self.spec.dendrites:
             return compartments.synaptic_input(target, self.synaptic_current, weight)
-        if target in self.spec.conductances:
+        if target in self.spec.conductances or target in self.spec.synaptic_variables:
             return f"{target}_post += {weight}"
         raise ValueError(f"the {self.kind} neuron has no synaptic target '{target}' "
                          f"(it has: {', '.join(self.synaptic_targets) or 'none'})")
@@ -193,7 +194,7 @@ def neuron_from_mapping(raw: Mapping, source: str | Path = "<mapping>") -> Neuro
     then the parameters the options call for)."""
     raw = dict(raw)
     raw_parameters = raw.get("parameters", {})
-    kind = KINDS.get(raw.get("model"))
+    kind = registered().get(raw.get("model"))
     header = cfg.validate({**raw, "parameters": {}}, _header_schema(kind), source=source)
     kind = KINDS[header["model"]]
     options = {key: header[key] for key in kind.header}

@@ -12,8 +12,9 @@ All potentials below are relative to rest E_L.
     soma       C du_a/dt = -g_L u_a + g_B (v_B,a - u_a) + g_A (v_A,a - u_a)
     output     Poisson spikes at rate phi(E_L + u_a)
 
-Controller (one rate unit per output unit, no spikes, :data:`CONTROLLER_EQUATIONS`), fed
-by the output spikes:
+Controller (one rate unit per output unit, no spikes: the ``rate_controller`` kind of
+:mod:`~dendritic.spiking_dfc.controller`, ``models/neurons/dfc_controller.toml``), fed by
+the output spikes:
 
     tau_f dr_k/dt = -r_k + (tau_f / M) sum_{a in output unit k} S_a(t)    (filtered rate)
     e_k = r*_k - r_k
@@ -25,8 +26,12 @@ by the output spikes:
 
 :class:`SpikingDFC` maps a :class:`~dendritic.spiking_dfc.reduction.RateReduction` onto
 the spiking weights (W = W~ g_tot / (g_B tau_B'), Qa = Q~ g_tot / g_A, basal drive
-b g_tot / g_B); :func:`build_circuit` creates the Brian objects, :class:`Circuit` reads
-out population rates, the windowed updates
+b g_tot / g_B); :func:`circuit_mapping` writes it as a circuit (the schema of
+:mod:`dendritic.circuits.spec`, with the all-to-all weights, drives and schedules given by
+code), :func:`build_circuit` builds it through :func:`dendritic.circuits.build_circuit`
+(object names ``layer_0`` .. ``layer_L``, ``controller``, ``basal_l``, ``apical_l``,
+``readout``, ``spikes_l``, ``controller_states``), :class:`Circuit` reads out population
+rates, the windowed updates
 (:class:`~dendritic.spiking_dfc.protocol.WindowedUpdateRule`) and the controller.
 """
 
@@ -35,16 +40,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import (Hz, NeuronGroup, Network, SpikeMonitor, StateMonitor, Synapses, TimedArray, mV, second,
-                    volt)
+from brian2 import Hz, Network, NeuronGroup, StateMonitor, TimedArray, second, volt
+from brian2.units.fundamentalunits import get_dimensions
 
-from dendritic.neurons import compartments
+from dendritic import circuits
+from dendritic.circuits.spec import written
+from dendritic.neurons import load_neuron
 from dendritic.neurons.model import NeuronModel
-from dendritic.plasticity.dendritic_prediction import spike_source
-from dendritic.spiking_dfc.protocol import ControllerParameters, Protocol, WindowedUpdateRule
+from dendritic.spiking_dfc.controller import CONTROLLER_EQUATIONS
+from dendritic.spiking_dfc.protocol import WINDOWED_RULE, ControllerParameters, Protocol, WindowedUpdateRule
 from dendritic.spiking_dfc.reduction import RateReduction
 
-__all__ = ["SpikingDFC", "Circuit", "CONTROLLER_EQUATIONS", "build_circuit", "coupling_factors",
+__all__ = ["SpikingDFC", "Circuit", "CONTROLLER_EQUATIONS", "build_circuit", "circuit_mapping", "coupling_factors",
            "psp_time_constant"]
 
 
@@ -150,85 +157,86 @@ class Circuit:
                 "r_output": np.asarray(mon.r_output / Hz).T, "r_target": np.asarray(mon.r_target / Hz).T}
 
 
-CONTROLLER_EQUATIONS = """
-dr_output/dt = -r_output/tau_filter : Hz
-error = r_target - r_output : Hz
-c = control_on(t)*(c_int + k_p*error) : Hz
-dc_int/dt = control_on(t)*(error - alpha*c)/tau_c - (1 - control_on(t))*c_int/tau_filter : Hz
-r_target = target_rate(t, i) : Hz
-alpha : 1 (shared, constant)
-k_p : 1 (shared, constant)
-tau_c : second (shared, constant)
-tau_filter : second (shared, constant)
-"""
-
-
-def build_circuit(spec: SpikingDFC, protocol: Protocol, backend, controller_record_dt=1e-3) -> Circuit:
-    """Create the spiking network on ``backend`` (already activated); returns the circuit.
-
-    Call ``backend.run(circuit.network, protocol.duration * second)`` next.
-    """
-    m = spec.population
-    sizes = spec.reduction.sizes
-    depth = spec.reduction.depth
+def circuit_mapping(spec: SpikingDFC, protocol: Protocol, dt, controller_record_dt=1e-3) -> tuple[dict, dict]:
+    """The circuit of ``spec`` in the circuit-file schema, and what code gives
+    :func:`dendritic.circuits.build_circuit`: ``arrays`` (input and target rates, the
+    controller's switch, the measuring windows), ``synapses`` (all-to-all basal and
+    apical weights, the readout of unit k's M output neurons) and ``values`` (the basal
+    drives). The layers are ``spec.neuron``'s parameter file with its changed parameters."""
+    m, sizes, depth = spec.population, spec.reduction.sizes, spec.reduction.depth
     grid = protocol.grid * second
-    start = protocol.measuring_start()
-    namespace = {
+    windows = {f"window_{k}": TimedArray(protocol.schedule(protocol.measuring_start(), length, interval_end=True),
+                                         dt=grid) for k, length in enumerate(protocol.windows)}
+    arrays = {
         "input_rate": TimedArray(np.repeat(protocol.inputs, m, axis=1) * Hz, dt=protocol.slot * second),
         "target_rate": TimedArray(protocol.targets * Hz, dt=protocol.slot * second),
         "control_on": TimedArray(protocol.schedule(protocol.feedforward, protocol.slot - protocol.feedforward),
                                  dt=grid),
+        **windows,
     }
-    windows = []
-    for k, length in enumerate(protocol.windows):
-        name = f"window_{k}"
-        namespace[name] = TimedArray(protocol.schedule(start, length, interval_end=True), dt=grid)
-        windows.append(name)
-    rule = WindowedUpdateRule(form="rate", eta=0 * mV * second, interval=spec.learning_interval * second,
-                              windows=tuple(windows))
-    output_model = rule.postsynaptic(spec.neuron)  # the output layer projects to no basal synapse: no trace
-    model = rule.presynaptic(output_model)
-    models = {l: (output_model if l == depth else model) for l in range(1, depth + 1)}
-
-    layers = [spike_source(m * sizes[0], compartments.poisson_threshold("input_rate(t, i)"), "layer_0", traces=(rule.trace,),
-                           namespace=namespace)]
-    for l in range(1, depth + 1):
-        layers.append(models[l].make_group(m * sizes[l], name=f"layer_{l}", namespace=namespace))
-    controller = NeuronGroup(sizes[-1], CONTROLLER_EQUATIONS, method="euler", name="controller", namespace=namespace)
     c = spec.controller
-    controller.alpha = c.alpha
-    controller.k_p = c.k_p
-    controller.tau_c = c.tau_c * second
-    controller.tau_filter = c.tau_filter * second
+    populations = [{"name": f"layer_{l}", "neuron": str(spec.neuron.file), "N": m * sizes[l],
+                    "parameters": _changed_parameters(spec.neuron)} for l in range(1, depth + 1)]
+    populations.append({"name": "controller", "neuron": "dfc_controller", "N": sizes[-1],
+                        "parameters": {"alpha": c.alpha, "k_p": c.k_p, "tau_c": written(c.tau_c * second),
+                                       "tau_filter": written(c.tau_filter * second)},
+                        "driven": {"r_target": "target_rate", "on": "control_on"}})
+    plasticity = {"rule": WINDOWED_RULE.name, "eta": "0 mV*second", "interval": written(spec.learning_interval * second),
+                  "windows": list(windows)}
+    connections, synapses, values = [], {}, {}
+    for l, (w, q, b) in enumerate(zip(spec.basal_weights(dt), spec.apical_weights(), spec.basal_drives()), start=1):
+        n_pre, n_post = m * sizes[l - 1], m * sizes[l]
+        i, j = np.tile(np.arange(n_pre), n_post), np.repeat(np.arange(n_post), n_pre)
+        connections.append({"name": f"basal_{l}", "pre": f"layer_{l - 1}", "post": f"layer_{l}", "target": "basal",
+                            "connectivity": "given", "plasticity": plasticity})
+        synapses[f"basal_{l}"] = (i, j, w[j // m, i // m] / m * volt)
+        k, a = np.tile(np.arange(sizes[-1]), n_post), np.repeat(np.arange(n_post), sizes[-1])
+        connections.append({"name": f"apical_{l}", "pre": "controller", "post": f"layer_{l}",
+                            "target": "v_apical_drive", "summed": "c", "connectivity": "given"})
+        synapses[f"apical_{l}"] = (k, a, q[a // m, k] * volt / Hz)
+        values[f"layer_{l}"] = {"v_basal_drive": np.repeat(b, m) * volt}
+    output = np.arange(m * sizes[-1])
+    connections.append({"name": "readout", "pre": f"layer_{depth}", "post": "controller", "target": "r_output",
+                        "connectivity": "given"})
+    synapses["readout"] = (output, output // m, np.full(len(output), 1.0 / (m * c.tau_filter)) * Hz)
+    layers = [f"layer_{l}" for l in range(1, depth + 1)]
+    mapping = {
+        "description": "spiking Deep Feedback Control (dendritic.spiking_dfc)",
+        "run": {"dt": written(dt)},
+        "populations": populations,
+        "inputs": [{"name": "layer_0", "N": m * sizes[0], "rates": "input_rate"}],
+        "connections": connections,
+        "record": {"spikes": layers, "spike_monitors": {name: f"spikes_{name[6:]}" for name in layers},
+                   "states": [{"population": "controller", "variables": ["c", "r_output", "r_target"],
+                               "neurons": sizes[-1], "dt": written(controller_record_dt * second)}]},
+    }
+    return mapping, {"arrays": arrays, "synapses": synapses, "values": values}
 
-    basal_synapses, apical_synapses = [], []
-    for l, (w, q, b) in enumerate(zip(spec.basal_weights(backend.dt), spec.apical_weights(), spec.basal_drives())):
-        pre, post = layers[l], layers[l + 1]
-        n_pre, n_post = m * sizes[l], m * sizes[l + 1]
-        i = np.tile(np.arange(n_pre), n_post)
-        j = np.repeat(np.arange(n_post), n_pre)
-        weights = w[j // m, i // m] / m
-        basal_synapses.append(rule.connect(pre, post, i, j, weights * volt, model, name=f"basal_{l + 1}",
-                                           namespace=namespace))
-        post.v_basal_drive = np.repeat(b, m) * volt
-        apical = Synapses(controller, post, "q : volt/hertz\nv_apical_drive_post = q*c_pre : volt (summed)",
-                          name=f"apical_{l + 1}", namespace=namespace)
-        k_index = np.tile(np.arange(sizes[-1]), n_post)
-        a_index = np.repeat(np.arange(n_post), sizes[-1])
-        apical.connect(i=k_index, j=a_index)
-        apical.q = q[a_index // m, k_index] * volt / Hz
-        apical_synapses.append(apical)
-    readout = Synapses(layers[-1], controller, "jump : hertz", on_pre="r_output_post += jump", name="readout",
-                       namespace=namespace)
-    readout.connect(i=np.arange(m * sizes[-1]), j=np.arange(m * sizes[-1]) // m)
-    readout.jump = 1.0 / (m * c.tau_filter) * Hz
 
-    backend.parameters_set({group.name: group for group in [*layers, controller]})
-    for l, group in enumerate(layers[1:], start=1):
-        models[l].initialise(group)
+def _changed_parameters(neuron: NeuronModel) -> dict:
+    """The parameters of ``neuron`` that differ from its file's, as a circuit file writes them."""
+    if neuron.file is None or neuron.extra_equations or neuron.spike_actions:
+        raise ValueError("spiking DFC: the neuron must be a parameter file's model, with changed parameters at most")
+    file = load_neuron(neuron.file)
+    if dict(file.options) != dict(neuron.options):
+        raise ValueError(f"spiking DFC: the neuron's options {neuron.options} differ from {neuron.file}'s")
+    return {key: written(value) for key, value in neuron.parameters.items()
+            if get_dimensions(value) is not get_dimensions(file.parameters[key])
+            or float(value) != float(file.parameters[key])}
 
-    spikes = [SpikeMonitor(group, name=f"spikes_{l}") for l, group in enumerate(layers[1:], start=1)]
-    controller_monitor = StateMonitor(controller, ["c", "r_output", "r_target"], record=True,
-                                      dt=controller_record_dt * second, name="controller_states")
-    network = Network(*layers, controller, *basal_synapses, *apical_synapses, readout, *spikes, controller_monitor)
-    return Circuit(network, layers, controller, basal_synapses, spikes, controller_monitor, spec, protocol, rule)
+
+def build_circuit(spec: SpikingDFC, protocol: Protocol, backend, controller_record_dt=1e-3) -> Circuit:
+    """Create the spiking network on ``backend`` (already activated) through the circuit
+    layer (:func:`circuit_mapping`); returns the circuit.
+
+    Call ``backend.run(circuit.network, protocol.duration * second)`` next.
+    """
+    mapping, given = circuit_mapping(spec, protocol, backend.dt, controller_record_dt)
+    built = circuits.build_circuit(circuits.circuit_from_mapping(mapping, source="spiking DFC circuit"), backend,
+                                   duration=protocol.duration * second, **given)
+    depth = spec.reduction.depth
+    rule = WINDOWED_RULE.rule(built.spec.values["connections"][0], built.models["layer_1"])
+    return Circuit(built.network, [built.groups[f"layer_{l}"] for l in range(depth + 1)], built.groups["controller"],
+                   [built.synapses[f"basal_{l}"] for l in range(1, depth + 1)],
+                   [built.spike_monitors[f"layer_{l}"] for l in range(1, depth + 1)],
+                   built.state_monitors["controller"][0], spec, protocol, rule)

@@ -18,7 +18,10 @@ dw_ab/dt = eta (phi(u_a) - phi(v_hat_a)) psp_b/tau_B, with v_hat_a = g_B/g_tot v
 changing the network, eta = 0 and the rule integrates its per-interval increment into
 one accumulator per measuring window: update_ab(T) = integral over the window of
 e_a(t) r_b(t) dt. The unit-level spiking update is
-Delta W_ij(T) = sum_{a in i, b in j} update_ab(T), summed over the samples.
+Delta W_ij(T) = sum_{a in i, b in j} update_ab(T), summed over the samples. In a circuit
+it is the plasticity rule ``windowed_dendritic_prediction`` (:data:`WINDOWED_RULE`:
+the parameters of ``dendritic_prediction`` in rate form, and ``windows``, the names of
+the 0/1 ``TimedArray`` inputs given at build time).
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dendritic import config as cfg
+from dendritic.circuits import rules
 from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule
 
-__all__ = ["Protocol", "ControllerParameters", "WindowedUpdateRule"]
+__all__ = ["Protocol", "ControllerParameters", "WindowedUpdateRule", "WINDOWED_RULE"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +147,23 @@ class WindowedUpdateRule(DendriticPredictionRule):
         lines += [f"{self.accumulator(k)} += {window}(t)*learning_interval*x_learn"
                   for k, window in enumerate(self.windows)]
         return "\n".join(lines)
+
+
+class _WindowedRule(rules.VoltageRule):
+    """:class:`WindowedUpdateRule` chosen by name in a circuit."""
+
+    def rule(self, connection, post):
+        p = connection["plasticity"]
+        return WindowedUpdateRule(form=p["form"], target=connection["target"], windows=tuple(p["windows"]),
+                                  **self.common(connection, post))
+
+    def namespace(self, parameters, arrays, name):
+        return {**super().namespace(parameters, arrays, name),
+                **{window: rules.timed_array(arrays, window, f"{name}: window") for window in parameters["windows"]}}
+
+
+WINDOWED_RULE = rules.register(_WindowedRule("windowed_dendritic_prediction", {
+    **rules.RULES["dendritic_prediction"].schema,
+    "form": cfg.Choice(options=("rate",), default="rate"),
+    "windows": cfg.TextList(doc="names of the 0/1 TimedArrays of the measuring windows, one accumulator each"),
+}))

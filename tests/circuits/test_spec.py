@@ -57,9 +57,14 @@ def test_events_and_bursts_need_a_bursting_presynaptic_population():
     assert "connections[0].transmit" in problem and "pv has no events or bursts" in problem
 
 
-def test_exactly_one_of_fan_in_and_probability():
+def test_exactly_one_of_fan_in_probability_and_given_connectivity():
     [problem] = problems_of(connection(fan_in=3))
-    assert "connections[0]" in problem and "exactly one of 'fan_in' and 'probability', got both" in problem
+    assert problem.startswith("net.toml: key 'connections[0]'")
+    assert "exactly one of 'fan_in', 'probability' and 'connectivity', got 'fan_in' and 'probability'" in problem
+    [problem] = problems_of(connection(connectivity="given", weight=None))
+    assert "exactly one of 'fan_in', 'probability' and 'connectivity', got 'probability' and 'connectivity'" in problem
+    [problem] = problems_of(connection(connectivity="gvien", probability=None, weight=None))
+    assert "connections[0].connectivity'" in problem and "'given'" in problem
 
 
 def test_plasticity_rule_is_chosen_by_name_and_its_parameters_checked():

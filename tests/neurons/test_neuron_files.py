@@ -4,7 +4,7 @@ deterministic run on numpy, cython and cpp_standalone."""
 
 import numpy as np
 import pytest
-from brian2 import Network, StateMonitor, ms, pA
+from brian2 import Hz, Network, StateMonitor, ms, pA
 
 from dendritic import config as cfg
 from dendritic.backend import Backend
@@ -12,7 +12,8 @@ from dendritic.neurons import KINDS, NeuronModel, load_neuron
 
 FILES = sorted(path.stem for path in (cfg.MODELS_DIR / "neurons").glob("*.toml"))
 #: a drive per input kind that moves every neuron away from rest without randomness
-DRIVES = {"I_soma": 300 * pA, "I_dend": 200 * pA, "I_ext": 150 * pA}
+#: (the rate controller: a target rate, switched on)
+DRIVES = {"I_soma": 300 * pA, "I_dend": 200 * pA, "I_ext": 150 * pA, "r_target": 10 * Hz, "on": 1}
 
 
 def test_every_file_loads_into_one_model_class():
