@@ -30,21 +30,21 @@ __all__ = ["SCHEMA", "load_experiment", "RunOptions", "selected_methods", "feedb
 
 
 _RULES = ("bp", "dfc_ssa", "dfc_ss", "dfc")
-_CONTROLLER = {
+#: the controlled dynamics, simulated in the forward phase and in the sleep phase
+_DYNAMICS = {
     "alpha": cfg.Number("controller leak alpha", bound="nonnegative"),
     "k_p": cfg.Number("proportional gain", bound="nonnegative"),
     "dt": cfg.Number("Euler step (units of tau_u)", bound="positive"),
     "steps": cfg.Integer("time points simulated", minimum=2),
     "time_constant_ratio": cfg.Number("tau_v / tau_u", bound="positive"),
+}
+_CONTROLLER = {
+    **_DYNAMICS,
     "proactive": cfg.Flag("update u before the layers", default=False),
     "include_nonconverged": cfg.Flag("keep samples failing the convergence test", default=True),
 }
 _FEEDBACK_LEARNING = {
-    "alpha": cfg.Number("controller leak", bound="nonnegative"),
-    "k_p": cfg.Number("proportional gain", bound="nonnegative"),
-    "dt": cfg.Number("Euler step", bound="positive"),
-    "steps": cfg.Integer("time points", minimum=2),
-    "time_constant_ratio": cfg.Number("tau_v / tau_u", bound="positive"),
+    **_DYNAMICS,
     "apical_time_constant": cfg.Number("tau_A / tau_u", bound="positive"),
     "sigma": cfg.Number("apical noise", bound="positive"),
     "optimizer": cfg.Choice("optimizer", options=("adam", "sgd"), default="adam"),
