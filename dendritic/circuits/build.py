@@ -154,7 +154,6 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     """
     declared, run = spec.values, spec.values["run"]
     rng = np.random.default_rng(run["seed"])
-    dt = float(run["dt"])
     arrays = dict(arrays or {})
     circuit = Circuit(network=Network(), spec=spec)
     connections = [c for c in declared["connections"] if c["connectivity"] == "given" or c["plasticity"] is not None
@@ -162,9 +161,47 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     plans = {p["name"]: _Plan(model=spec.models[p["name"]]) for p in declared["populations"]}
     plans.update({source["name"]: _Plan() for source in declared["inputs"]})
 
-    # 1. plans: stimuli, short-term plasticity, background, plasticity rules
+    # 1. plans: stimuli, driven inputs, short-term plasticity, background, plasticity rules
+    _plan_stimuli(circuit, plans, float(duration if duration is not None else run["duration"]))
+    _plan_driven(circuit, plans, arrays)
+    _plan_short_term(plans, connections)
+    _plan_background(spec, plans)
+    for connection in connections:
+        if connection["plasticity"] is not None:
+            rule = rules.RULES[connection["plasticity"]["rule"]]
+            post_model = plans[connection["post"]].model
+            rule.prepare_pre(plans[connection["pre"]], connection, post_model)
+            rule.prepare_post(plans[connection["post"]], connection, post_model)
+
+    # 2. groups: Poisson inputs, then populations with their parameters
+    _create_inputs(circuit, plans, arrays)
+    _create_populations(circuit, plans)
+    _set_values(circuit, values or {}, plans)
+
+    # 3. connections, in file order (connectivity and weights drawn from rng)
+    given = dict(synapses or {})
+    unknown = set(given) - {spec.connection_name(c) for c in declared["connections"] if c["connectivity"] == "given"}
+    if unknown:
+        raise KeyError(f"synapses: {sorted(unknown)} are no connections with connectivity 'given'")
+    for connection in connections:
+        name = spec.connection_name(connection)
+        circuit.synapses[name] = _connect(spec, circuit, connection, name, rng, arrays, given)
+
+    # 4. parameters set; initial states; monitors
+    backend.parameters_set(circuit.groups)
+    _initialise(circuit, plans, rng)
+    _monitors(circuit)
+    circuit.network.add(*circuit.groups.values(), *circuit.synapses.values(), *circuit.spike_monitors.values(),
+                        *(m for pair in circuit.event_monitors.values() for m in pair),
+                        *(m for m, _, _ in circuit.state_monitors.values()))
+    return circuit
+
+
+def _plan_stimuli(circuit: Circuit, plans: dict, total: float) -> None:
+    """Sinusoidal stimuli: a TimedArray on the time grid added to an input's offset."""
+    declared, run = circuit.spec.values, circuit.spec.values["run"]
+    dt = float(run["dt"])
     offsets = {(p["name"], key): value for p in declared["populations"] for key, value in p["inputs"].items()}
-    total = float(duration if duration is not None else run["duration"])
     for stimulus in declared["stimuli"]:
         population, key = stimulus["population"], stimulus["input"]
         name = f"stimulus_{population}_{key}"
@@ -178,13 +215,21 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
         plan.inputs[key] = f"{key}_offset + {name}(t)"
         plan.equations.append(f"{key}_offset : amp")
         plan.namespace[name] = circuit.arrays[name]
-    for population in declared["populations"]:
+
+
+def _plan_driven(circuit: Circuit, plans: dict, arrays: dict) -> None:
+    """Inputs that follow a TimedArray given at build time."""
+    for population in circuit.spec.values["populations"]:
         for key, name in population["driven"].items():
             array = rules.timed_array(arrays, name, f"populations {population['name']}: driven input {key}")
-            _check_driven(array, spec.models[population["name"]], population, key)
+            _check_driven(array, circuit.spec.models[population["name"]], population, key)
             plan = plans[population["name"]]
             plan.inputs[key] = f"{name}(t, i)" if array.values.ndim == 2 else f"{name}(t)"
             plan.namespace[name] = circuit.arrays[name] = array
+
+
+def _plan_short_term(plans: dict, connections: list) -> None:
+    """One short-term plasticity state per presynaptic population and preset."""
     channels: dict[str, set] = {}
     for connection in connections:
         if connection["stp"] != "none":
@@ -196,28 +241,29 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
                             after_create=lambda group, preset=preset: short_term.set_parameters(
                                 group, preset, **short_term.PRESETS[preset]),
                             initialise=lambda group, rng, preset=preset: short_term.initialise(group, preset))
+
+
+def _plan_background(spec: CircuitSpec, plans: dict) -> None:
+    """Private Poisson background, drawn spike by spike inside each group."""
+    run = spec.values["run"]
+    dt = float(run["dt"])
     sources = {name: [] for name in plans}
-    for entry in declared["background"]:
+    for entry in spec.values["background"]:
         if float(entry["weight"]) > 0 and float(entry["rate"]) > 0:
             unit = spec.models[entry["population"]].synaptic_targets[entry["target"]]
             sources[entry["population"]].append((background.BackgroundSource(
-                entry["target"], entry["rate"], entry["weight"],
-                run["background_probability"]), unit))
+                entry["target"], entry["rate"], entry["weight"], run["background_probability"]), unit))
     for name, group_sources in sources.items():
         if group_sources:
             lines, events, code = background.combine(group_sources)
             plans[name].add("background", equations=lines, events=events, event_code=code,
                             after_create=lambda group, s=group_sources: [b.set_parameters(group, dt) for b, _ in s],
                             initialise=lambda group, rng, s=group_sources: [b.initialise(group, rng, dt) for b, _ in s])
-    for connection in connections:
-        if connection["plasticity"] is not None:
-            rule = rules.RULES[connection["plasticity"]["rule"]]
-            post_model = plans[connection["post"]].model
-            rule.prepare_pre(plans[connection["pre"]], connection, post_model)
-            rule.prepare_post(plans[connection["post"]], connection, post_model)
 
-    # 2. groups
-    for source in declared["inputs"]:
+
+def _create_inputs(circuit: Circuit, plans: dict, arrays: dict) -> None:
+    """Poisson sources at a constant rate or at a TimedArray's, with any plasticity traces."""
+    for source in circuit.spec.values["inputs"]:
         plan = plans[source["name"]]
         rate = "rate" if source["rate"] is not None else f"{source['rates']}(t, i)"
         equations = "rate : Hz (shared, constant)" if source["rate"] is not None else ""
@@ -234,7 +280,11 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
         if source["rate"] is not None:
             group.rate = source["rate"]
         circuit.groups[source["name"]] = group
-    for population in declared["populations"]:
+
+
+def _create_populations(circuit: Circuit, plans: dict) -> None:
+    """Each population's group from its plan, its constant inputs and parameters set."""
+    for population in circuit.spec.values["populations"]:
         name = population["name"]
         plan = plans[name]
         group = plan.model.with_equations(*plan.equations).make_group(
@@ -246,47 +296,39 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
             step(group)
         circuit.groups[name] = group
         circuit.models[name] = plan.model
-    _set_values(circuit, values or {}, plans)
 
-    # 3. connections
-    given = dict(synapses or {})
-    unknown = set(given) - {spec.connection_name(c) for c in declared["connections"] if c["connectivity"] == "given"}
-    if unknown:
-        raise KeyError(f"synapses: {sorted(unknown)} are no connections with connectivity 'given'")
-    for connection in connections:
-        name = spec.connection_name(connection)
-        circuit.synapses[name] = _connect(spec, circuit, connection, name, rng, arrays, given)
 
-    # 4. parameters set; initial states; monitors
-    backend.parameters_set(circuit.groups)
-    for population in declared["populations"]:
+def _initialise(circuit: Circuit, plans: dict, rng) -> None:
+    """Initial states, after the parameters: each kind's rest (conductance kinds: drawn
+    potentials), then what the plans add (STP, background, plasticity averages)."""
+    sd = circuit.spec.values["run"]["initial_potential_sd"]
+    for population in circuit.spec.values["populations"]:
         name = population["name"]
-        group = circuit.groups[name]
-        model = circuit.models[name]
-        sd = run["initial_potential_sd"]
+        group, model = circuit.groups[name], circuit.models[name]
         if sd is not None and model.spec.random_potential:
             model.initialise(group, potential_sd=sd, rng=rng)
         else:
             model.initialise(group)
         for step in plans[name].initialisers:
             step(group, rng)
-    for name in declared["record"]["bursts"]:
+
+
+def _monitors(circuit: Circuit) -> None:
+    """The recordings the file asks for."""
+    record = circuit.spec.values["record"]
+    for name in record["bursts"]:
         group = circuit.groups[name]
         circuit.event_monitors[name] = (EventMonitor(group, "event", name=f"{name}_events"),
                                         EventMonitor(group, "burst", name=f"{name}_bursts"))
-    for name in declared["record"]["spikes"]:
+    for name in record["spikes"]:
         circuit.spike_monitors[name] = SpikeMonitor(
-            circuit.groups[name], name=declared["record"]["spike_monitors"].get(name, f"{name}_spikes"))
-    for record in declared["record"]["states"]:
-        group = circuit.groups[record["population"]]
-        neurons = np.arange(min(record["neurons"], len(group)))
-        monitor = StateMonitor(group, record["variables"], record=neurons, dt=record["dt"],
-                               name=record["name"] or f"{record['population']}_states")
-        circuit.state_monitors[record["population"]] = (monitor, record["variables"], neurons)
-    circuit.network.add(*circuit.groups.values(), *circuit.synapses.values(), *circuit.spike_monitors.values(),
-                        *(m for pair in circuit.event_monitors.values() for m in pair),
-                        *(m for m, _, _ in circuit.state_monitors.values()))
-    return circuit
+            circuit.groups[name], name=record["spike_monitors"].get(name, f"{name}_spikes"))
+    for states in record["states"]:
+        group = circuit.groups[states["population"]]
+        neurons = np.arange(min(states["neurons"], len(group)))
+        monitor = StateMonitor(group, states["variables"], record=neurons, dt=states["dt"],
+                               name=states["name"] or f"{states['population']}_states")
+        circuit.state_monitors[states["population"]] = (monitor, states["variables"], neurons)
 
 
 def _check_driven(array: TimedArray, model, population: dict, key: str) -> None:
