@@ -108,7 +108,7 @@ from collections.abc import Mapping
 from brian2 import mV, ms
 
 from dendritic import config as cfg
-from dendritic.neurons.bursting import (DRIVING_FORCE_HEADER, PYRAMIDAL_PARAMETERS, _decay, initial_two_compartment,
+from dendritic.neurons.bursting import (PYRAMIDAL_PARAMETERS, TWO_COMPARTMENT, _decay, initial_two_compartment,
                                         two_compartment_synapses)
 from dendritic.neurons.kinds import ConductanceKind, register
 
@@ -173,12 +173,7 @@ def _initial_state(model, group) -> None:
 BURST_POISSON = register(ConductanceKind(
     name="burst_poisson",
     parameters=PARAMETERS,
-    inputs={"I_soma": "amp", "I_dend": "amp"},
-    header=DRIVING_FORCE_HEADER,
-    potential="V_s",
-    conductances=("g_ampa_s", "g_gaba_s", "g_ampa_d", "g_gaba_d"),
-    random_potential=True,
-    detects_bursts=True,
+    **TWO_COMPARTMENT,
     body=_body,
     threshold=SPIKE_CONDITION,
     reset=_RESET,

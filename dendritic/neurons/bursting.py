@@ -113,8 +113,8 @@ from dendritic import bursts
 from dendritic import config as cfg
 from dendritic.neurons.kinds import ConductanceKind, register
 
-__all__ = ["PAYEUR_PYRAMIDAL", "ADEX", "INITIAL_W_D", "DRIVING_FORCE_HEADER", "two_compartment_synapses",
-           "initial_two_compartment"]
+__all__ = ["PAYEUR_PYRAMIDAL", "ADEX", "INITIAL_W_D", "DRIVING_FORCE_HEADER", "TWO_COMPARTMENT",
+           "two_compartment_synapses", "initial_two_compartment"]
 
 #: Dendritic adaptation at rest, as Auryn's ``NaudGroup::clear`` (1e-4 V).
 INITIAL_W_D = 0.1 * mV
@@ -236,15 +236,21 @@ def _initial_adex(model, group) -> None:
     group.w = 0 * pA
 
 
-PAYEUR_PYRAMIDAL = register(ConductanceKind(
-    name="payeur_pyramidal",
-    parameters=PYRAMIDAL_PARAMETERS,
+#: what the kinds with a soma and a dendrite (NaudGroup and its subclasses) share: the
+#: inputs, the driving-force option, the conductances, the drawn potential, burst detection
+TWO_COMPARTMENT = dict(
     inputs={"I_soma": "amp", "I_dend": "amp"},
     header=DRIVING_FORCE_HEADER,
     potential="V_s",
     conductances=("g_ampa_s", "g_gaba_s", "g_ampa_d", "g_gaba_d"),
     random_potential=True,
     detects_bursts=True,
+)
+
+PAYEUR_PYRAMIDAL = register(ConductanceKind(
+    name="payeur_pyramidal",
+    parameters=PYRAMIDAL_PARAMETERS,
+    **TWO_COMPARTMENT,
     body=_pyramidal_body,
     threshold="V_s > V_thr",
     reset="V_s = V_reset\nV_thr += delta_thr\nw_s += 1",

@@ -23,9 +23,9 @@ jumps of step n act from step n + 1.
 
 import numpy as np
 import pytest
-from brian2 import (EventMonitor, Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, mV, ms, pA,
-                    second)
+from brian2 import EventMonitor, Network, SpikeMonitor, StateMonitor, mV, ms, pA, second
 from scipy import stats
+from test_published_neuron import conductance_jumps  # tests/neurons, on pytest's path
 
 from dendritic.backend import Backend
 from dendritic.neurons import load_neuron
@@ -98,15 +98,7 @@ def _brian(steps, I_soma, I_dend, jumps, model):
     with Backend("numpy", seed=None, dt=DT * second) as backend:
         group = model.make_group(1, name="xor")
         group.I_soma, group.I_dend = I_soma * 1e12 * pA, I_dend * 1e12 * pA
-        objects = [group]
-        for target, table in jumps.items():
-            times = np.array(sorted(table)) * DT
-            source = SpikeGeneratorGroup(1, np.zeros(len(times), int), times * second, dt=DT * second,
-                                         name=f"source_{target}")
-            s = Synapses(source, group, "w : 1", on_pre=f"{target}_post += w", name=f"to_{target}")
-            s.connect()
-            s.w = table[sorted(table)[0]]
-            objects += [source, s]
+        objects = [group, *conductance_jumps(group, jumps)]
         backend.parameters_set()
         model.initialise(group)
         variables = ("V_s", "V_d", "w_s", "w_d", "V_thr", "refractory_count", "burst_count")
