@@ -261,3 +261,33 @@ def test_seeded_group_gives_identical_spikes_on_cython_and_standalone(tmp_path):
         np.testing.assert_array_equal(ours, theirs)
     other = _clamped_population(levels, per_level, duration, seed=6)
     assert not np.array_equal(other[1], cython[1])  # the comparison above can fail
+
+
+def test_drives_bdsp_and_burst_transmission_in_a_circuit():
+    """The kind's events and bursts reach the circuit machinery: a BDSP connection learns
+    from them and a burst-transmitting connection fires on the second spikes only."""
+    from dendritic.circuits.build import build_circuit
+    from dendritic.circuits.spec import circuit_from_mapping
+
+    spec = circuit_from_mapping({
+        "run": {"duration": "300 ms", "seed": 3},
+        "populations": [{"name": "a", "neuron": NAME, "N": 30}, {"name": "b", "neuron": NAME, "N": 30}],
+        "connections": [
+            {"pre": "a", "post": "b", "target": "g_ampa_s", "probability": 0.2, "weight": 0.2,
+             "transmit": "events", "plasticity": {"rule": "bdsp", "eta": 0.1}},
+            {"pre": "b", "post": "a", "target": "g_ampa_d", "probability": 0.2, "weight": 0.3, "transmit": "bursts"},
+        ],
+        "record": {"spikes": ["a", "b"], "bursts": ["a", "b"]},
+    })
+    with Backend("numpy", seed=3) as backend:
+        circuit = build_circuit(spec, backend)
+        for group in circuit.groups.values():
+            group.I_soma, group.I_dend = 900 * pA, 300 * pA
+        backend.run(circuit.network, 300 * ms)
+        plastic, feedback = circuit.synapses["a_to_b_g_ampa_s"], circuit.synapses["b_to_a_g_ampa_d"]
+        assert np.std(plastic.w[:]) > 0.01  # BDSP moved the weights
+        assert [p.event for p in feedback._pathways] == ["burst"]
+        spikes = circuit.spike_monitors["b"]
+        events, burst_events = circuit.event_monitors["b"]
+        _, _, followed, delays = _split(np.asarray(spikes.i), np.round(np.asarray(spikes.t / second) / DT).astype(int))
+        assert events.num_events == len(followed) and burst_events.num_events == len(delays) > 10
