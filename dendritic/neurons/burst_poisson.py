@@ -79,7 +79,10 @@ and every second spike a burst. The published connections (``TransmitBurstConnec
 instead with a spike trace of 16 ms time constant against exp(-1), which sums over
 spikes: a somatic spike up to about 21-25 ms after the second spike of a burst (trace
 exp(-s/16 ms)(1 + exp(-delay/16 ms)) > exp(-1)) or in regular firing near 50 Hz is
-there neither event nor burst, while :mod:`dendritic.bursts` counts it as an event.
+there neither event nor burst, while :mod:`dendritic.bursts` counts it as an event. The
+presynaptic traces (``SpikingGroup::evolve_traces``) count spikes after the group's
+axonal delay (``MINDELAY``, 8 steps), which lengthens the presynaptic window by about
+0.8 ms; the postsynaptic ones count them at once.
 
 Defaults (``payeur2021_xor.toml``): NaudGroup's ``init`` for the soma, the dendrite,
 the threshold and the synapses (C_s 370 pF, tau_s 16 ms, b -200 pA, tau_ws 100 ms, V_T
