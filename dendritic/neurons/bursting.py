@@ -113,7 +113,8 @@ from dendritic import bursts
 from dendritic import config as cfg
 from dendritic.neurons.kinds import ConductanceKind, register
 
-__all__ = ["PAYEUR_PYRAMIDAL", "ADEX", "INITIAL_W_D"]
+__all__ = ["PAYEUR_PYRAMIDAL", "ADEX", "INITIAL_W_D", "DRIVING_FORCE_HEADER", "TWO_COMPARTMENT",
+           "two_compartment_synapses", "initial_two_compartment"]
 
 #: Dendritic adaptation at rest, as Auryn's ``NaudGroup::clear`` (1e-4 V).
 INITIAL_W_D = 0.1 * mV
@@ -165,6 +166,13 @@ ADEX_PARAMETERS = {
     **_SYNAPSES,
 }
 
+#: header option of the kinds with NaudGroup's synapses
+DRIVING_FORCE_HEADER = {"dendritic_driving_force": cfg.Choice(
+    options=("soma", "dendrite"), default="soma",
+    doc="potential that sets the driving force of the dendritic synapses: the soma's, as in "
+        "Auryn's NaudGroup (published), or the dendrite's (physical)")}
+
+
 def _decay(variable: str, tau: str) -> str:
     """Linear decay by the exact factor exp(-dt/tau) per Euler step (Auryn's
     ``scale_*`` constants); the factor is loop-invariant, so Brian computes it once per
@@ -172,8 +180,20 @@ def _decay(variable: str, tau: str) -> str:
     return f"d{variable}/dt = -{variable}*(1 - exp(-dt/{tau}))/dt : 1"
 
 
-def _pyramidal_body(options: Mapping[str, str]) -> str:
+def two_compartment_synapses(options: Mapping[str, str]) -> list[str]:
+    """The four conductances of a soma + dendrite neuron (exact decay per step) and their
+    currents I_syn_s, I_syn_d; the dendritic ones driven by the potential the option
+    ``dendritic_driving_force`` names (Auryn's ``NaudGroup`` synapses)."""
     drive = {"soma": "V_s", "dendrite": "V_d"}[options["dendritic_driving_force"]]
+    return [
+        _decay("g_ampa_s", "tau_ampa"), _decay("g_gaba_s", "tau_gaba"),
+        _decay("g_ampa_d", "tau_ampa"), _decay("g_gaba_d", "tau_gaba"),
+        "I_syn_s = C_s/tau_s*(g_ampa_s*(E_exc - V_s) + g_gaba_s*(E_inh - V_s)) : amp",
+        f"I_syn_d = C_d/tau_d*(g_ampa_d*(E_exc - {drive}) + g_gaba_d*(E_inh - {drive})) : amp",
+    ]
+
+
+def _pyramidal_body(options: Mapping[str, str]) -> str:
     return "\n".join([
         "dV_s/dt = (E_L - V_s)/tau_s + (g_s*plateau + b*w_s + I_soma + I_syn_s)/C_s : volt",
         "dV_d/dt = dendritic_slope : volt",
@@ -182,11 +202,8 @@ def _pyramidal_body(options: Mapping[str, str]) -> str:
         # from the end-of-step V_d, V_d + dt dV_d/dt, as NaudGroup::integrate_membrane
         "dw_d/dt = (V_d + dt*dendritic_slope - E_L - w_d)/tau_wd : volt",
         "dV_thr/dt = (V_T - V_thr)/tau_thr : volt",
-        _decay("g_ampa_s", "tau_ampa"), _decay("g_gaba_s", "tau_gaba"),
-        _decay("g_ampa_d", "tau_ampa"), _decay("g_gaba_d", "tau_gaba"),
+        *two_compartment_synapses(options),
         "plateau = 1/(1 + exp(-(V_d - E_d)/D_d)) : 1",
-        "I_syn_s = C_s/tau_s*(g_ampa_s*(E_exc - V_s) + g_gaba_s*(E_inh - V_s)) : amp",
-        f"I_syn_d = C_d/tau_d*(g_ampa_d*(E_exc - {drive}) + g_gaba_d*(E_inh - {drive})) : amp",
         "I_bap = bap_amplitude*int(t - t_last_spike < bap_duration + 0.5*dt) : amp",
     ])
 
@@ -205,7 +222,9 @@ def _adex_body(options: Mapping[str, str]) -> str:
     ])
 
 
-def _initial_pyramidal(model, group) -> None:
+def initial_two_compartment(model, group) -> None:
+    """``NaudGroup::clear``: dendrite at rest, threshold at V_T, no adaptation but w_d at
+    :data:`INITIAL_W_D`; no spike yet for the burst detection."""
     group.V_d = "E_L"
     group.V_thr = "V_T"
     group.w_s = 0
@@ -217,22 +236,25 @@ def _initial_adex(model, group) -> None:
     group.w = 0 * pA
 
 
-PAYEUR_PYRAMIDAL = register(ConductanceKind(
-    name="payeur_pyramidal",
-    parameters=PYRAMIDAL_PARAMETERS,
+#: what the kinds with a soma and a dendrite (NaudGroup and its subclasses) share: the
+#: inputs, the driving-force option, the conductances, the drawn potential, burst detection
+TWO_COMPARTMENT = dict(
     inputs={"I_soma": "amp", "I_dend": "amp"},
-    header={"dendritic_driving_force": cfg.Choice(
-        options=("soma", "dendrite"), default="soma",
-        doc="potential that sets the driving force of the dendritic synapses: the soma's, as in "
-            "Auryn's NaudGroup (published), or the dendrite's (physical)")},
+    header=DRIVING_FORCE_HEADER,
     potential="V_s",
     conductances=("g_ampa_s", "g_gaba_s", "g_ampa_d", "g_gaba_d"),
     random_potential=True,
     detects_bursts=True,
+)
+
+PAYEUR_PYRAMIDAL = register(ConductanceKind(
+    name="payeur_pyramidal",
+    parameters=PYRAMIDAL_PARAMETERS,
+    **TWO_COMPARTMENT,
     body=_pyramidal_body,
     threshold="V_s > V_thr",
     reset="V_s = V_reset\nV_thr += delta_thr\nw_s += 1",
-    initial_state=_initial_pyramidal,
+    initial_state=initial_two_compartment,
 ))
 
 ADEX = register(ConductanceKind(

@@ -9,7 +9,8 @@ becomes a Brian ``NeuronGroup``:
   Poisson or threshold output (``pyramidal``, ``interneuron``; Urbanczik & Senn 2014,
   Sacramento et al. 2018);
 - :class:`ConductanceKind`: conductance-based neurons integrated by Euler as in the
-  Auryn code of Payeur et al. 2021 (``payeur_pyramidal``, ``adex``);
+  Auryn code of Payeur et al. 2021 (``payeur_pyramidal``, ``adex``, and the XOR
+  network's ``burst_poisson``);
 - :class:`RateKind`: rate units without spikes integrated by Euler (``rate_controller``,
   the controller of the spiking DFC network, registered by
   :mod:`dendritic.spiking_dfc.controller`).
@@ -255,7 +256,9 @@ class ConductanceKind(NeuronKind):
     ``reset`` and ``refractory`` are the ``NeuronGroup`` arguments; ``detects_bursts``
     adds the online event and burst detection of :mod:`dendritic.bursts`;
     ``conductances`` are the synaptic conductances (in units of the leak) that
-    synapses increment.
+    synapses increment. ``before_thresholds`` is code run every step between the state
+    update and the spike check (e.g. the decrement of integer counters, which
+    differential equations cannot hold).
     """
 
     body: Callable[[Mapping], str] = None
@@ -263,6 +266,7 @@ class ConductanceKind(NeuronKind):
     reset: str = ""
     refractory: object = False
     initial_state: Callable = None  # (model, group) -> None, besides the potential
+    before_thresholds: str = ""
 
     def equations(self, model, inputs) -> str:
         from dendritic import bursts
@@ -296,7 +300,9 @@ class ConductanceKind(NeuronKind):
         return group
 
     def prepare(self, model, group, inputs) -> None:
-        pass
+        """The ``before_thresholds`` code, if any, every step in that slot."""
+        if self.before_thresholds:
+            group.run_regularly(self.before_thresholds, when="before_thresholds", name=f"{group.name}_counters")
 
     def initialise(self, model, group, potential_sd=None, rng=None) -> None:
         """Rest (potential at E_L), the kind's other initial state (``initial_state``).

@@ -20,8 +20,9 @@ files look like::
     C = "300 pF"
     ...
 
-(``payeur_pyramidal`` files have ``dendritic_driving_force``, ``adex`` files
-``refractory_potential``; see :mod:`dendritic.neurons.bursting`.)
+(``payeur_pyramidal`` and ``burst_poisson`` files have ``dendritic_driving_force``,
+``adex`` files ``refractory_potential``; see :mod:`dendritic.neurons.bursting` and
+:mod:`dendritic.neurons.burst_poisson`.)
 """
 
 from __future__ import annotations

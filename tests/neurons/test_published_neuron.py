@@ -88,19 +88,26 @@ def _adex_reference(steps, I_ext, C, g_L, E_L, V_T, delta_T, V_reset, a, b, tau_
     return trace, np.array(spikes)
 
 
+def conductance_jumps(group, jumps):
+    """Spike generators and synapses that add ``jumps[target]`` (step -> jump, one value
+    per target) to ``group``'s conductance ``target`` at the end of those steps."""
+    objects = []
+    for target, table in jumps.items():
+        times = np.array(sorted(table)) * DT
+        source = SpikeGeneratorGroup(1, np.zeros(len(times), int), times * second, dt=DT * second,
+                                     name=f"source_{target}")
+        s = Synapses(source, group, "w : 1", on_pre=f"{target}_post += w", name=f"to_{target}")
+        s.connect()
+        s.w = table[sorted(table)[0]]
+        objects += [source, s]
+    return objects
+
+
 def _brian_pyramidal(steps, I_soma, I_dend, jumps, model):
     with Backend("numpy", seed=None, dt=DT * second) as backend:
         group = model.make_group(1, name="pyramidal")
         group.I_soma, group.I_dend = I_soma * pA / 1e-12, I_dend * pA / 1e-12
-        objects = [group]
-        for target, table in jumps.items():
-            times = np.array(sorted(table)) * DT
-            source = SpikeGeneratorGroup(1, np.zeros(len(times), int), times * second, dt=DT * second,
-                                         name=f"source_{target}")
-            s = Synapses(source, group, "w : 1", on_pre=f"{target}_post += w", name=f"to_{target}")
-            s.connect()
-            s.w = table[sorted(table)[0]]
-            objects += [source, s]
+        objects = [group, *conductance_jumps(group, jumps)]
         backend.parameters_set()
         model.initialise(group)
         state = StateMonitor(group, ("V_s", "V_d"), record=0, dt=DT * second, when="end")
