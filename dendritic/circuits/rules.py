@@ -5,7 +5,8 @@
 =========================  ==========================================================
 ``dendritic_prediction``   basal weights by the dendritic prediction of the soma,
                            spike form (Urbanczik & Senn 2014, doi:10.1016/j.neuron.2013.11.030)
-                           or rate form (Sacramento et al. 2018)
+                           or rate form (Sacramento et al. 2018,
+                           doi:10.48550/arXiv.1810.11393)
                            (:mod:`dendritic.plasticity.dendritic_prediction`)
 ``apical_cancellation``    interneuron -> apical weights cancel the top-down input
                            (Sacramento et al. 2018, NeurIPS)
