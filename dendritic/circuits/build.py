@@ -224,7 +224,12 @@ def _plan_driven(circuit: Circuit, plans: dict, arrays: dict) -> None:
             array = rules.timed_array(arrays, name, f"populations {population['name']}: driven input {key}")
             _check_driven(array, circuit.spec.models[population["name"]], population, key)
             plan = plans[population["name"]]
-            plan.inputs[key] = f"{name}(t, i)" if array.values.ndim == 2 else f"{name}(t)"
+            expression = f"{name}(t, i)" if array.values.ndim == 2 else f"{name}(t)"
+            if key in population["inputs"]:  # added to the constant input
+                model = circuit.spec.models[population["name"]]
+                plan.equations.append(f"{key}_offset : {model.spec.inputs[key]}")
+                expression = f"{key}_offset + {expression}"
+            plan.inputs[key] = expression
             plan.namespace[name] = circuit.arrays[name] = array
 
 

@@ -22,7 +22,8 @@ connections and recordings::
     parameters = { g_L = "0.2 nS" }       # parameter values replacing the file's (optional)
     driven = { I_ext = "current" }        # inputs following a TimedArray given at build time
                                           # (optional): current(t, i) if 2-D (time x neuron),
-                                          # current(t) if 1-D
+                                          # current(t) if 1-D; added to the constant input
+                                          # of the same name, if there is one
 
     [[inputs]]                            # independent Poisson sources
     name = "feedforward"
@@ -361,8 +362,9 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
                 problems.extend(f"key '{where}.plasticity': {p}" for p in
                                 rules.problems(connection, pre, post))
     for (name, key), setting in setters.items():
-        # a stimulus adds to the constant input; anything else sets an input alone
-        if len(setting) > 1 and sorted(what for what, _ in setting) != ["inputs", "stimuli"]:
+        # a stimulus or a driven input adds to the constant input; anything else sets an input alone
+        if len(setting) > 1 and sorted(what for what, _ in setting) not in (["inputs", "stimuli"],
+                                                                            ["driven", "inputs"]):
             wheres = [where for _, where in setting]
             problems.append(f"key '{wheres[-1]}': input {key} of {name} is set by '{wheres[0]}' already")
     repeated = sorted({n for n in synapse_names if synapse_names.count(n) > 1})

@@ -142,9 +142,21 @@ def test_driven_inputs_are_checked_at_build_time(array, message):
     assert message in str(error.value)
 
 
+def test_driven_input_adds_to_the_constant_input():
+    values = np.arange(6.0).reshape(2, 3) * mV
+    circuit = built(driven(inputs={"v_apical_drive": "10 mV"}), run=2e-3,
+                    arrays={"top": TimedArray(values, dt=1 * ms)})
+    recorded = circuit.state_monitors["a"][0].v_apical_drive[:].T / mV
+    np.testing.assert_allclose(recorded, 10 + values[np.arange(20) // 10] / mV, rtol=1e-12)
+
+
 def test_driven_inputs_are_checked_in_the_file():
-    [problem] = problems_of(driven(inputs={"v_apical_drive": "1 mV"}))
-    assert "key 'populations[0].driven.v_apical_drive'" in problem and "already" in problem
+    raw = driven()
+    raw["populations"].append({"name": "b", "neuron": PYRAMIDAL, "N": 2})
+    raw["connections"] = [{**SUMMED, "pre": "b", "post": "a"}]
+    problems = problems_of(raw)
+    assert any("input v_apical_drive of a is set by 'populations[0].driven.v_apical_drive' already" in p
+               for p in problems), problems
     raw = driven()
     raw["populations"][0]["driven"] = {"I_bogus": "top", "v_basal_drive": 3}
     problems = problems_of(raw)
