@@ -6,7 +6,9 @@
   :class:`Circuit`);
 - :mod:`~dendritic.circuits.connectivity`: connectivity drawn in NumPy from the seed;
 - :mod:`~dendritic.circuits.background`: private Poisson background inputs;
-- :mod:`~dendritic.circuits.rules`: plasticity rules chosen by name.
+- :mod:`~dendritic.circuits.rules`: plasticity rules chosen by name;
+- :mod:`~dendritic.circuits.teaching`: a teaching current set per neuron from its
+  online event rate (the XOR network's ``generate_error``).
 
 Populations are of any registered neuron kind (:mod:`dendritic.neurons.kinds`), their
 inputs constant, sinusoidal or driven by ``TimedArray`` inputs; connections target a

@@ -22,11 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import (EventMonitor, Network, NeuronGroup, Quantity, SpikeMonitor, StateMonitor, Synapses, TimedArray, pA,
+from brian2 import (EventMonitor, Hz, Network, NeuronGroup, Quantity, SpikeMonitor, StateMonitor, Synapses, TimedArray, pA,
                     second)
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 
-from dendritic.circuits import background, rules
+from dendritic.circuits import background, rules, teaching
 from dendritic.circuits.connectivity import draw_connectivity
 from dendritic.circuits.spec import CircuitSpec, unit_of
 from dendritic.config import describe_dimension
@@ -173,6 +173,8 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
             rule.prepare_pre(plans[connection["pre"]], connection, post_model)
             rule.prepare_post(plans[connection["post"]], connection, post_model)
 
+    _plan_teachers(circuit, plans, arrays)
+
     # 2. groups: Poisson inputs, then populations with their parameters
     _create_inputs(circuit, plans, arrays)
     _create_populations(circuit, plans)
@@ -264,6 +266,34 @@ def _plan_background(spec: CircuitSpec, plans: dict) -> None:
             plans[name].add("background", equations=lines, events=events, event_code=code,
                             after_create=lambda group, s=group_sources: [b.set_parameters(group, dt) for b, _ in s],
                             initialise=lambda group, rng, s=group_sources: [b.initialise(group, rng, dt) for b, _ in s])
+
+
+def _plan_teachers(circuit: Circuit, plans: dict, arrays: dict) -> None:
+    """Teaching currents (:mod:`dendritic.circuits.teaching`), added to their input."""
+    populations = {p["name"]: p for p in circuit.spec.values["populations"]}
+    for n, teacher in enumerate(circuit.spec.values["teachers"]):
+        plan, key = plans[teacher["population"]], teacher["input"]
+        for name in (teacher["target"], teacher["window"]):
+            plan.namespace[name] = circuit.arrays[name] = rules.timed_array(arrays, name, f"teachers[{n}]")
+        if key in plan.inputs:
+            plan.inputs[key] = f"{plan.inputs[key]} + {teaching.expression(teacher)}"
+        elif key in populations[teacher["population"]]["inputs"]:
+            plan.equations.append(f"{key}_offset : amp")
+            plan.inputs[key] = f"{key}_offset + {teaching.expression(teacher)}"
+        else:
+            plan.inputs[key] = teaching.expression(teacher)
+        events, code = teaching.event(teacher)
+        plan.add(f"teacher_{key}", equations=teaching.equations(teacher), events=events, event_code=code,
+                 after_create=lambda group, teacher=teacher, n=n: _set_teacher(group, teacher, n))
+
+
+def _set_teacher(group, teacher: dict, n: int) -> None:
+    """The teacher's parameters, once its estimate is known to be a rate of the group."""
+    estimate = teacher["estimate"]
+    if estimate not in group.variables or group.variables[estimate].dim is not Hz.dim:
+        raise ValueError(f"teachers[{n}].estimate: {group.name} has no per-neuron rate {estimate!r} (in Hz; "
+                         f"e.g. E_bar, the moving average of a BDSP connection onto it)")
+    teaching.set_parameters(group, teacher)
 
 
 def _create_inputs(circuit: Circuit, plans: dict, arrays: dict) -> None:

@@ -56,6 +56,17 @@ connections and recordings::
     transmit = "spikes"                   # or "events", "bursts" (bursting neurons)
     plasticity = { rule = "bdsp", eta = 0.1 }   # optional: a rule by name and its parameters
 
+    [[teachers]]                          # a teaching current from the online event rate
+    population = "output"                 # (dendritic.circuits.teaching; sim_xor.cpp)
+    input = "I_dend"                      # adds to this input
+    estimate = "E_bar"                    # per-neuron rate estimate (Hz)
+    target = "xor_target"                 # TimedArray of 0/1 given at build time
+    window = "xor_learning"               # TimedArray of 0/1: set at each onset, held inside
+    amplitude = "1000 pA"
+    rate_min = "2 Hz"
+    rate_max = "10 Hz"
+    tolerance = "1 Hz"
+
     [[connections]]                       # connectivity and weights given by code
     name = "feedback"
     pre = "controller"
@@ -97,7 +108,7 @@ from brian2 import Hz, Quantity, mV, ms, pA, second
 from brian2.units.fundamentalunits import get_dimensions
 
 from dendritic import config as cfg
-from dendritic.circuits import background, rules
+from dendritic.circuits import background, rules, teaching
 from dendritic.neurons import NeuronModel, load_neuron
 from dendritic.neurons.compartments import unit_name
 from dendritic.plasticity import short_term
@@ -181,6 +192,7 @@ def circuit_schema(run: dict | None = None) -> dict:
             "plasticity": cfg.RawTable(default=None, doc="a plasticity rule: rule = name, then its parameters"),
         }, rules=(cfg.ExactlyOne("fan_in", "probability", "connectivity"), cfg.ExactlyOne("weight", "connectivity"),
                   cfg.AtMostOne("weight_std", "connectivity"))),
+        "teachers": cfg.TableList(default=[], schema=teaching.SCHEMA),
         "record": cfg.Table(default={}, schema={
             "spikes": cfg.TextList(default=[]),
             "spike_monitors": cfg.RawTable(default={}, doc="name of a recorded group's spike monitor "
@@ -322,6 +334,12 @@ def circuit_from_mapping(raw, source="<mapping>", relative_to: Path | None = Non
         model = population(f"background[{n}].population", entry["population"])
         if model is not None:
             _check_target(model, entry["target"], {"weight": entry["weight"]}, f"background[{n}]", problems)
+    for n, teacher in enumerate(values["teachers"]):
+        model = population(f"teachers[{n}].population", teacher["population"])
+        if model is not None and model.spec.inputs.get(teacher["input"]) != "amp":
+            problems.append(f"key 'teachers[{n}].input': expected a current input of the {model.kind} neuron "
+                            f"({', '.join(k for k, u in model.spec.inputs.items() if u == 'amp')}), "
+                            f"got {teacher['input']!r}")
     for n, stimulus in enumerate(values["stimuli"]):
         model = population(f"stimuli[{n}].population", stimulus["population"])
         if model is not None and stimulus["input"] not in model.spec.inputs:
