@@ -71,6 +71,18 @@ class _Plan:
         if initialise is not None:
             self.initialisers.append(initialise)
 
+    def add_to_input(self, key: str, expression: str, unit: str, offset: bool) -> None:
+        """Drive input ``key`` by ``expression`` (a Brian expression in ``unit``): added to
+        what already drives it, else to the variable ``<key>_offset`` (the constant input,
+        set from the file) if ``offset``, else alone."""
+        if key in self.inputs:
+            self.inputs[key] = f"{self.inputs[key]} + {expression}"
+        elif offset:
+            self.equations.append(f"{key}_offset : {unit}")
+            self.inputs[key] = f"{key}_offset + {expression}"
+        else:
+            self.inputs[key] = expression
+
     def add_trace(self, trace) -> None:
         """A presynaptic trace of a voltage-dependent rule."""
         if self.model is not None:
@@ -214,8 +226,7 @@ def _plan_stimuli(circuit: Circuit, plans: dict, total: float) -> None:
         circuit.stimuli[name] = {"time": time, "current_pA": current}
         circuit.arrays[name] = TimedArray(wave * stimulus["amplitude"], dt=run["dt"], name=name)
         plan = plans[population]
-        plan.inputs[key] = f"{key}_offset + {name}(t)"
-        plan.equations.append(f"{key}_offset : amp")
+        plan.add_to_input(key, f"{name}(t)", "amp", offset=True)
         plan.namespace[name] = circuit.arrays[name]
 
 
@@ -227,11 +238,8 @@ def _plan_driven(circuit: Circuit, plans: dict, arrays: dict) -> None:
             _check_driven(array, circuit.spec.models[population["name"]], population, key)
             plan = plans[population["name"]]
             expression = f"{name}(t, i)" if array.values.ndim == 2 else f"{name}(t)"
-            if key in population["inputs"]:  # added to the constant input
-                model = circuit.spec.models[population["name"]]
-                plan.equations.append(f"{key}_offset : {model.spec.inputs[key]}")
-                expression = f"{key}_offset + {expression}"
-            plan.inputs[key] = expression
+            unit = circuit.spec.models[population["name"]].spec.inputs[key]
+            plan.add_to_input(key, expression, unit, offset=key in population["inputs"])
             plan.namespace[name] = circuit.arrays[name] = array
 
 
@@ -275,13 +283,8 @@ def _plan_teachers(circuit: Circuit, plans: dict, arrays: dict) -> None:
         plan, key = plans[teacher["population"]], teacher["input"]
         for name in (teacher["target"], teacher["window"]):
             plan.namespace[name] = circuit.arrays[name] = rules.timed_array(arrays, name, f"teachers[{n}]")
-        if key in plan.inputs:
-            plan.inputs[key] = f"{plan.inputs[key]} + {teaching.expression(teacher)}"
-        elif key in populations[teacher["population"]]["inputs"]:
-            plan.equations.append(f"{key}_offset : amp")
-            plan.inputs[key] = f"{key}_offset + {teaching.expression(teacher)}"
-        else:
-            plan.inputs[key] = teaching.expression(teacher)
+        plan.add_to_input(key, teaching.expression(teacher), "amp",
+                          offset=key in populations[teacher["population"]]["inputs"])
         events, code = teaching.event(teacher)
         plan.add(f"teacher_{key}", equations=teaching.equations(teacher), events=events, event_code=code,
                  after_create=lambda group, teacher=teacher, n=n: _set_teacher(group, teacher, n))
