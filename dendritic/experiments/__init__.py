@@ -96,7 +96,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 
-__all__ = ["available", "is_typed", "core", "uses_brian", "option_values", "RunSettings"]
+__all__ = ["available", "is_typed", "core", "uses_brian", "option_values", "RunSettings", "CircuitSettings"]
 
 
 class RunSettings:
@@ -110,6 +110,15 @@ class RunSettings:
     @property
     def dt(self):
         return self.values["run"]["dt"]
+
+
+class CircuitSettings(RunSettings):
+    """:class:`RunSettings` of a config holding a circuit (``spec``, a
+    :class:`~dendritic.circuits.CircuitSpec`): its values are the circuit file's."""
+
+    @property
+    def values(self) -> dict:
+        return self.spec.values
 
 
 def available() -> dict:

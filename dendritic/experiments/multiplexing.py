@@ -52,7 +52,7 @@ from dendritic import config as cfg
 from dendritic.backend import Backend
 from dendritic.bursts.multiplexing import analyse, correlations, figure
 from dendritic.circuits import CircuitSpec
-from dendritic.experiments import RunSettings, option_values
+from dendritic.experiments import CircuitSettings, option_values
 from dendritic.experiments.outcome import Outcome
 
 NAME = "multiplexing"
@@ -75,14 +75,10 @@ def load_circuit(name="multiplexing", overrides=()) -> CircuitSpec:
 
 
 @dataclass(frozen=True)
-class Config(RunSettings):
+class Config(CircuitSettings):
     """The validated circuit, resized and reseeded as asked."""
 
     spec: CircuitSpec
-
-    @property
-    def values(self) -> dict:
-        return self.spec.values
 
     @property
     def simulated(self):

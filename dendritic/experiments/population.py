@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dendritic.backend import Backend
 from dendritic.circuits import CircuitSpec, build_circuit, circuit_schema, load_circuit
-from dendritic.experiments import RunSettings, option_values
+from dendritic.experiments import CircuitSettings, option_values
 from dendritic.experiments.outcome import Outcome
 
 NAME = "population"
@@ -26,15 +26,11 @@ OPTIONS = {
 
 
 @dataclass(frozen=True)
-class Config(RunSettings):
+class Config(CircuitSettings):
     """A validated network file with the command line's overrides applied (its ``run``
     table holds duration, dt and seed)."""
 
     spec: CircuitSpec
-
-    @property
-    def values(self) -> dict:
-        return self.spec.values
 
     @property
     def duration(self):

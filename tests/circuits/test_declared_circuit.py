@@ -101,8 +101,7 @@ def test_feedback_connection_transmits_bursts_only(cython_run):
     spec = cython_run["spec"]
     dt = float(spec.run["dt"])
     delay = int(round(float(spec.run["synaptic_delay"]) / dt))
-    _, bursts = _classified_steps(cython_run["records"]["layer2"], dt)
-    events, _ = _classified_steps(cython_run["records"]["layer2"], dt)
+    events, bursts = _classified_steps(cython_run["records"]["layer2"], dt)
     g = cython_run["g_ampa_d"]  # (samples, neurons), one sample per step at its start
     feedback = cython_run["feedback"]
     n_steps = g.shape[0]
