@@ -2,8 +2,8 @@
 (``generate_error`` of ``sim/sim_xor.cpp`` in ``apayeur/spikingburstprop``; Payeur et
 al. 2021, Nature Neuroscience, doi:10.1038/s41593-021-00857-x, Fig. 4).
 
-At the first step of each teaching window (a 0/1 ``TimedArray``, ``window``) every
-neuron sets its current from its event-rate estimate E (``estimate``, a per-neuron
+At the first step of each teaching window (a ``TimedArray``, ``window``: 0 closed,
+1 open) every neuron sets its current from its event-rate estimate E (``estimate``, a per-neuron
 variable in Hz, e.g. the moving average ``E_bar`` of BDSP) and the target y (a 0/1
 ``TimedArray``), with lo = rate_min + tolerance, hi = rate_max - tolerance::
 
@@ -17,7 +17,9 @@ variable in Hz, e.g. the moving average ``E_bar`` of BDSP) and the target y (a 0
 The current is held while the window is open and is 0 outside it; it adds to the
 population's input (``input``, e.g. ``I_dend``) on top of its constant value. As
 published it is computed once per window, at its first step (a window starting at
-t = 0 is not detected: the published protocol starts with a burn-in). The onset is a
+t = 0 is not detected: the published protocol starts with a burn-in). To recompute it
+within a window (``number_of_error_recomputing`` > 1 in ``sim_xor.cpp``), let the
+window's value alternate between 1 and 2: every change to an open value is an onset. The onset is a
 custom event of the group (``teach_<input>``), so it runs on every target.
 ``A``, the rates and the tolerance are ``(shared, constant)`` variables
 (``teach_amplitude_<input>``, ...), changeable through ``run_args``.
@@ -58,7 +60,7 @@ def equations(teacher: dict) -> tuple[str, ...]:
 
 def expression(teacher: dict) -> str:
     """What adds to the input: the held current while the window is open."""
-    return f"{teacher['window']}(t)*{_names(teacher)['current']}"
+    return f"int({teacher['window']}(t) > 0.5)*{_names(teacher)['current']}"
 
 
 def event(teacher: dict) -> tuple[dict, dict]:
@@ -69,7 +71,7 @@ def event(teacher: dict) -> tuple[dict, dict]:
     inside = f"int({E} > {lo})*int({E} < {hi})"
     one = f"{n['A']}*(int({E} <= {lo}) + {inside}*hertz/clip({E} - {n['low']}, {n['tol']} + 1e-9*hertz, inf*hertz))"
     zero = f"-{n['A']}*(int({E} >= {hi}) + {inside}*hertz/clip({n['high']} - {E}, {n['tol']} + 1e-9*hertz, inf*hertz))"
-    condition = f"{window}(t) > 0.5 and {window}(t - dt) < 0.5"
+    condition = f"{window}(t) > 0.5 and abs({window}(t) - {window}(t - dt)) > 0.5"
     return {n["event"]: condition}, {n["event"]: [f"{n['current']} = {y}*{one} + (1 - {y})*{zero}"]}
 
 

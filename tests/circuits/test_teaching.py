@@ -51,9 +51,10 @@ def test_teaching_current_follows_generate_error():
         {"pre": "pre", "post": "out", "target": "g_ampa_s", "probability": 0.5, "weight": 0.1, "transmit": "events",
          "plasticity": {"rule": "bdsp", "eta": 0.0, "tau_avg": "200 ms"}}]
     spec = circuit_from_mapping(mapping)
-    grid = 10 * ms  # windows [500, 600) ms target 1, [800, 850) ms target 0
+    grid = 10 * ms  # windows [500, 600) ms target 1 (recomputed at 550 ms), [800, 850) ms target 0
     window = np.zeros(100)
-    window[50:60] = window[80:85] = 1
+    window[50:55] = window[80:85] = 1
+    window[55:60] = 2
     y = np.zeros(100)
     y[50:60] = 1
     with Backend("cython", seed=2) as backend:
@@ -64,7 +65,7 @@ def test_teaching_current_follows_generate_error():
         spikes = circuit.spike_records()["out"]
     assert np.all(current[:5000] == 0)
     checked = 0
-    for onset, stop, output in ((5000, 6000, 1), (8000, 8500, 0)):
+    for onset, stop, output in ((5000, 5500, 1), (5500, 6000, 1), (8000, 8500, 0)):
         # the current set in the onset step, from the estimate at that step (sampled at its start;
         # a neuron with an event in that step adds it first: left out)
         spiking = set(spikes["i"][np.round(spikes["t"] / 1e-4).astype(int) == onset])
@@ -73,11 +74,12 @@ def test_teaching_current_follows_generate_error():
         np.testing.assert_allclose(current[onset + 1][keep], expected[keep], rtol=1e-3, atol=1e-6)
         assert np.all(current[onset + 1:stop + 1] == current[onset + 1])  # held through the window
         np.testing.assert_allclose(dend[onset + 1:stop], 400 + current[onset + 1:stop], rtol=1e-12)
+        assert np.any(current[onset] != current[onset + 1]) or onset == 5000  # recomputed, not carried on
         checked += keep.sum()
         regimes = {float(v) for v in expected}
         assert len(regimes) > 1 or abs(expected[0]) in (0.0, A)
     np.testing.assert_allclose(dend[6001:8000], 400, rtol=1e-12)  # closed window: the constant input alone
-    assert checked > 60
+    assert checked > 90
 
 
 def test_teacher_needs_a_rate_estimate_and_a_current_input():
