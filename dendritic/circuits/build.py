@@ -174,7 +174,7 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     plans.update({source["name"]: _Plan() for source in declared["inputs"]})
 
     # 1. plans: stimuli, driven inputs, short-term plasticity, background, plasticity rules
-    _plan_stimuli(circuit, plans, float(duration if duration is not None else run["duration"]))
+    _plan_stimuli(circuit, plans, duration if duration is not None else run["duration"])
     _plan_driven(circuit, plans, arrays)
     _plan_short_term(plans, connections)
     _plan_background(spec, plans)
@@ -211,9 +211,14 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     return circuit
 
 
-def _plan_stimuli(circuit: Circuit, plans: dict, total: float) -> None:
-    """Sinusoidal stimuli: a TimedArray on the time grid added to an input's offset."""
+def _plan_stimuli(circuit: Circuit, plans: dict, total) -> None:
+    """Sinusoidal stimuli: a TimedArray on the time grid added to an input's offset
+    (``total``: the simulated time they cover; needed only if there are stimuli)."""
     declared, run = circuit.spec.values, circuit.spec.values["run"]
+    if declared["stimuli"] and total is None:
+        raise ValueError(f"{circuit.spec.source}: stimuli need the simulated time: give run.duration or "
+                         "build_circuit(duration=...)")
+    total = float(total) if total is not None else 0.0
     dt = float(run["dt"])
     offsets = {(p["name"], key): value for p in declared["populations"] for key, value in p["inputs"].items()}
     for stimulus in declared["stimuli"]:
