@@ -166,6 +166,9 @@ def _write_leaf(group: h5py.Group, key: str, value, where: str) -> None:
     else:
         dimensions = None
         data = np.asarray(value)
+    if data.dtype.kind == "U":  # an array of text (e.g. pattern names)
+        group.create_dataset(key, data=data.astype(object), dtype=h5py.string_dtype())
+        return
     if data.dtype == object:
         raise ValueError(f"results entry {where}: cannot store an object array ({type(value).__name__})")
     kwargs = {"compression": "gzip", "compression_opts": 4} if data.size > 4096 else {}
@@ -187,7 +190,8 @@ def _read_group(group: h5py.Group) -> dict:
 
 def _read_leaf(dataset: h5py.Dataset):
     if h5py.check_string_dtype(dataset.dtype) is not None:
-        return dataset.asstr()[()]
+        text = dataset.asstr()[()]
+        return np.asarray(text, dtype=str) if isinstance(text, np.ndarray) else text
     data = dataset[()]
     if _DIMENSIONS_ATTR in dataset.attrs:
         dimensions = get_or_create_dimension(tuple(dataset.attrs[_DIMENSIONS_ATTR]))

@@ -1,0 +1,412 @@
+"""Spiking XOR learned by burst-dependent plasticity (Payeur et al. 2021, Nature
+Neuroscience, doi:10.1038/s41593-021-00857-x, Fig. 4).
+
+Methods (``sim/sim_xor.cpp`` and ``sim/run_xor.sh`` of ``apayeur/spikingburstprop``):
+five populations of 500 burst-Poisson pyramidal neurons (input 1, input 2, hidden 1,
+hidden 2, output; ``models/networks/xor.toml``) with private Poisson background into
+soma and dendrite; feedforward excitation learns by BDSP (eta 8e-3 input -> hidden,
+4e-3 hidden -> output; tau_pre 100 ms; moving averages over 2 s; weights in [0, 1])
+and transmits events; feedforward inhibition transmits events; the output's bursts
+feed back onto the hidden dendrites (net excitatory onto hidden 1, inhibitory onto
+hidden 2). Protocol (``models/experiments/xor.toml``, :mod:`dendritic.xor.protocol`):
+6 s burn-in, a test of the four patterns, 500 epochs of 00, 10, 01, 11 (8 s each;
+inputs +150 pA for "1", -350 pA for "0"; plasticity and the teaching current into the
+output dendrites only in the last 0.8 s), a test after learning. Readout
+(:mod:`dendritic.xor.readout`): the cost before and after each learning window, the
+summed cost per epoch, the output event rate per test pattern against 6 Hz.
+
+The whole protocol is one network run in chunks (:mod:`dendritic.continuation`): on
+cpp_standalone one binary, built once, runs chunk after chunk with the state carried
+as run-time data; an HDF5 checkpoint after each chunk (beside the output,
+``<output>.seed<k>.checkpoint.h5``) lets an interrupted run resume with the same
+numbers. Recorded per 0.4 s bin: each population's event and burst rates
+(:mod:`dendritic.bursts.tally`), the output's mean E_bar, B_bar and teaching current;
+the mean weight of each plastic connection after every chunk; the weights at the end.
+
+Several seeds (``--seeds 1-5``) run one after another; each builds its network anew
+(the connectivity is drawn from the seed at build time and is part of the binary's
+data; the generated code is the same, so the standalone rebuild recompiles almost
+nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from brian2 import Hz, StateMonitor, amp, ms, pA, second
+
+from dendritic import circuits
+from dendritic import config as cfg
+from dendritic.backend import Backend
+from dendritic.bursts.tally import binned_rates, population_tally
+from dendritic.circuits import CircuitSpec
+from dendritic.continuation import Chunks
+from dendritic.experiments import option_values
+from dendritic.experiments.outcome import Outcome
+from dendritic.io import read_results, write_results
+from dendritic.xor import protocol as xor_protocol
+from dendritic.xor import readout
+from dendritic.xor.figure import figure
+
+NAME = "xor"
+HELP = "spiking XOR learned by burst-dependent plasticity (paper Fig. 4; HDF5 + PNG)"
+
+POPULATIONS = ("input1", "input2", "hidden1", "hidden2", "output")
+
+SCHEMA = {
+    "description": cfg.Text(default=""),
+    "source": cfg.Text(default=""),
+    "network": cfg.Text(doc="circuit file (a path, or a name in models/networks)"),
+    "run": cfg.Table(schema={
+        "seed": cfg.Integer(minimum=0, default=1),
+        "seeds": cfg.IntegerList(minimum=0, minimum_length=0, default=[], doc="several seeds run one after another (empty: seed)"),
+        "neurons": cfg.Integer(minimum=1, default=None, doc="neurons per population (default: the network's)"),
+        "chunk": cfg.Quantity(unit=second, bound="positive", default="160 s",
+                              doc="simulated time per chunk of the compiled run"),
+        "record_spikes": cfg.Flag(default=False, doc="record every spike (short runs only)"),
+    }),
+    "protocol": cfg.Table(schema=xor_protocol.SCHEMA),
+    "readout": cfg.Table(schema={
+        "bin": cfg.Quantity(unit=ms, bound="positive", default="400 ms", doc="bin of the recorded rates"),
+        "rate_min": cfg.Quantity(unit=Hz, bound="nonnegative", default="2 Hz", doc="e_min of the cost"),
+        "rate_max": cfg.Quantity(unit=Hz, bound="positive", default="10 Hz", doc="e_max of the cost"),
+        "threshold": cfg.Quantity(unit=Hz, bound="positive", default="6 Hz", doc="decision threshold e_th"),
+    }),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated experiment file (``values``), its protocol and the circuit (resized
+    and seeded as asked)."""
+
+    values: dict
+    file: str
+    spec: CircuitSpec
+    protocol: xor_protocol.Protocol
+    restart: bool = False  # ignore checkpoints of an earlier run
+
+    @property
+    def seed(self) -> int:
+        return self.spec.run["seed"]
+
+    @property
+    def dt(self):
+        return self.spec.run["dt"]
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(self.values["run"]["seeds"]) or (self.seed,)
+
+    @property
+    def chunk(self):
+        return self.values["run"]["chunk"]
+
+    @property
+    def bin(self):
+        return self.values["readout"]["bin"]
+
+    def with_seed(self, seed: int) -> "Config":
+        return replace(self, spec=self.spec.with_run(seed=seed))
+
+    def chunks(self) -> int:
+        """Chunks covering the protocol and one bin more (the last bin's closing sample)."""
+        return int(np.ceil((self.protocol.duration + float(self.bin)) / float(self.chunk) - 1e-9))
+
+
+def _check(values: dict, spec: CircuitSpec, source) -> None:
+    problems = []
+    names = {p["name"] for p in spec.values["populations"]}
+    if not set(POPULATIONS) <= names:
+        problems.append(f"{spec.source}: the XOR network needs the populations {', '.join(POPULATIONS)}, "
+                        f"got {', '.join(sorted(names))}")
+    bin_, chunk = float(values["readout"]["bin"]), float(values["run"]["chunk"])
+    ratio = chunk / bin_
+    if abs(ratio - round(ratio)) > 1e-9:
+        problems.append(f"{source}: key 'run.chunk': expected a whole number of bins ({bin_ * 1e3:g} ms), "
+                        f"got {chunk} s")
+    protocol = values["protocol"]
+    for key in ("burn_in", "example_duration", "learning_window"):
+        n = float(protocol[key]) / bin_
+        if abs(n - round(n)) > 1e-9:
+            problems.append(f"{source}: key 'protocol.{key}': expected a whole number of bins "
+                            f"(readout.bin = {bin_ * 1e3:g} ms), got {protocol[key]}")
+    if problems:
+        raise cfg.ConfigError(problems)
+
+
+def load_config(path="xor", overrides=()) -> Config:
+    """The experiment file (a path or a name in ``models/experiments``) and its network;
+    ``overrides``: ``key=value`` strings, those of the network as ``network.<key>=...``."""
+    path = cfg.resolve_model_file(path, "experiments")
+    own = [o for o in overrides if not o.startswith("network.")]
+    theirs = [o[len("network."):] for o in overrides if o.startswith("network.")]
+    values = cfg.load(path, SCHEMA, overrides=own)
+    network = cfg.resolve_model_file(values["network"], "networks", relative_to=path.parent)
+    spec = circuits.load_circuit(network, overrides=theirs)
+    spec = spec.with_run(seed=values["run"]["seed"])
+    if values["run"]["neurons"] is not None:
+        spec = spec.resized(values["run"]["neurons"], keep="fan_in")
+    if values["run"]["record_spikes"]:
+        record = dict(spec.values["record"])
+        record["spikes"] = list(POPULATIONS)
+        spec.values["record"] = record
+    _check(values, spec, path)
+    return Config(values, str(path), spec, xor_protocol.Protocol.from_values(values["protocol"], source=path))
+
+
+def _seeds(text: str) -> list[int]:
+    """'1-5' -> [1, 2, 3, 4, 5]; '1,3' -> [1, 3]."""
+    seeds = []
+    for part in str(text).split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            seeds.extend(range(int(a), int(b) + 1))
+        elif part.strip():
+            seeds.append(int(part))
+    return seeds
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", default="xor",
+                        help="experiment file or name in models/experiments (default: %(default)s)")
+    parser.add_argument("--seeds", default=None,
+                        help='several seeds one after another, e.g. "1-5" or "1,3" (default: --seed)')
+    parser.add_argument("--neurons", type=int, default=None,
+                        help="neurons per population (default: from the file, 500 as published)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: from the file, 500)")
+    parser.add_argument("--example-duration", default=None,
+                        help='duration of an example, e.g. "4 s" (default: from the file, 8 s); the learning '
+                             "window keeps its fraction of the example")
+    parser.add_argument("--chunk", default=None,
+                        help='simulated time per compiled chunk, e.g. "160 s" (default: from the file)')
+    parser.add_argument("--restart", action="store_true",
+                        help="ignore checkpoints of an earlier run and start again (default: resume)")
+
+
+def configure(args) -> Config:
+    overrides = list(getattr(args, "set", None) or [])
+    given = option_values(args, {"seed": SCHEMA["run"].schema["seed"],
+                                 "neurons": SCHEMA["run"].schema["neurons"],
+                                 "epochs": xor_protocol.SCHEMA["epochs"],
+                                 "example_duration": xor_protocol.SCHEMA["example_duration"],
+                                 "chunk": SCHEMA["run"].schema["chunk"]})
+    for key in ("seed", "neurons", "chunk"):
+        if key in given:
+            overrides.append(f"run.{key}={_quoted(given[key])}")
+    if "epochs" in given:
+        overrides.append(f"protocol.epochs={given['epochs']}")
+    if getattr(args, "seeds", None):
+        seeds = _seeds(args.seeds)
+        overrides.append(f"run.seeds={seeds}")
+        overrides.append(f"run.seed={seeds[0]}")
+    config = load_config(args.config, overrides)
+    if "example_duration" in given:
+        p = config.values["protocol"]
+        fraction = float(p["learning_window"] / p["example_duration"])
+        new = given["example_duration"]
+        config = load_config(args.config, overrides + [f"protocol.example_duration={_quoted(new)}",
+                                                       f"protocol.learning_window={_quoted(new * fraction)}"])
+    return replace(config, restart=bool(getattr(args, "restart", False)))
+
+
+def _quoted(value) -> str:
+    return f'"{value!r}"' if hasattr(value, "dim") else repr(value)
+
+
+# -- one seed -------------------------------------------------------------------------
+def _fingerprint(config: Config) -> str:
+    """What a checkpoint must match: the experiment values, the circuit and the chunking."""
+    payload = json.dumps({"experiment": config.values, "circuit": config.spec.values}, default=repr, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def checkpoint_path(output: Path, seed: int) -> Path:
+    output = Path(output)
+    return output.with_name(f"{output.stem}.seed{seed}.checkpoint.h5")
+
+
+def _plastic(spec: CircuitSpec) -> list[str]:
+    return [spec.connection_name(c) for c in spec.values["connections"] if c["plasticity"] is not None]
+
+
+class _Records:
+    """What the run keeps of each chunk (a few numbers per bin), saved in checkpoints."""
+
+    KEYS = ("t", "events", "bursts", "E_bar", "B_bar", "I_teach", "weights_t")
+
+    def __init__(self, plastic, saved: dict | None = None):
+        self.plastic = plastic
+        self.parts = {key: [] for key in self.KEYS}
+        self.weights = {name: [] for name in plastic}
+        if saved:
+            for key in self.KEYS:
+                if key in saved and np.size(saved[key]):
+                    self.parts[key].append(np.asarray(saved[key]))
+            for name in plastic:
+                if name in saved.get("weights", {}):
+                    self.weights[name].append(np.asarray(saved["weights"][name]))
+
+    def add(self, runner: Chunks, tally, averages, end: float, state: dict, synapse_names: dict) -> None:
+        self.parts["t"].append(np.asarray(runner.take(tally.monitor, "t")))
+        self.parts["events"].append(np.asarray(runner.take(tally.monitor, "events")))
+        self.parts["bursts"].append(np.asarray(runner.take(tally.monitor, "bursts")))
+        for key, variable in (("E_bar", "E_bar"), ("B_bar", "B_bar"), ("I_teach", "I_teach_I_dend")):
+            self.parts[key].append(np.asarray(runner.take(averages, variable)).mean(axis=0))
+        self.parts["weights_t"].append(np.array([end]))
+        for name in self.plastic:
+            self.weights[name].append(np.array([state[f"{synapse_names[name]}.w"].mean()]))
+
+    def joined(self) -> dict:
+        out = {key: (np.concatenate(parts, axis=-1) if parts else np.zeros(0)) for key, parts in self.parts.items()}
+        out["weights"] = {name: (np.concatenate(v) if v else np.zeros(0)) for name, v in self.weights.items()}
+        return out
+
+
+def train(config: Config, backend: Backend, checkpoint: Path | None = None, restart: bool = False,
+          progress: bool = True) -> dict:
+    """Run the protocol for ``config``'s seed on ``backend``; return the raw records
+    (rates per bin, output averages, weights) and the final weights."""
+    backend.check_config(config)
+    n_chunks = config.chunks()
+    total = n_chunks * float(config.chunk)
+    schedule = config.protocol.schedule(config.dt, until=total)
+    plastic = _plastic(config.spec)
+    fingerprint = _fingerprint(config)
+    saved = None
+    if checkpoint is not None and checkpoint.exists() and not restart:
+        saved = read_results(checkpoint)
+        if str(saved.get("fingerprint")) != fingerprint:
+            raise cfg.ConfigError([f"{checkpoint}: a checkpoint of another configuration; remove it or run with "
+                                   "--restart"])
+    timing = {"build_s": 0.0, "run_s": 0.0, "chunks_run": 0}
+    start = time.perf_counter()
+    with backend:
+        circuit = circuits.build_circuit(config.spec, backend, duration=total * second, arrays=schedule.arrays)
+        tally = population_tally({name: circuit.groups[name] for name in POPULATIONS}, config.bin)
+        averages = StateMonitor(circuit.groups["output"], ["E_bar", "B_bar", "I_teach_I_dend"], record=True,
+                                dt=config.bin, name="output_averages")
+        circuit.network.add(*tally.objects, averages)
+        runner = Chunks(circuit.network, backend, config.chunk, seed=config.seed)
+        synapse_names = {name: circuit.synapses[name].name for name in plastic}
+        runner.prepare()
+        timing["build_s"] = time.perf_counter() - start
+        first = 0 if saved is None else int(saved["chunk"]) + 1
+        state = None if saved is None else saved["state"]
+        records = _Records(plastic, None if saved is None else saved["records"])
+        bar = _bar(total, first * float(config.chunk), progress, f"XOR seed {config.seed}")
+        loop = time.perf_counter()
+        for k in range(first, n_chunks):
+            runner.run(k, state=state)
+            state = runner.state()
+            records.add(runner, tally, averages, (k + 1) * float(config.chunk), state, synapse_names)
+            if checkpoint is not None:
+                write_results(checkpoint, {"fingerprint": fingerprint, "chunk": np.int64(k), "state": state,
+                                           "records": records.joined()})
+            timing["chunks_run"] += 1
+            if bar is not None:
+                bar.update(float(config.chunk))
+        if bar is not None:
+            bar.close()
+        timing["run_s"] = time.perf_counter() - loop
+        spikes = circuit.spike_records() if config.values["run"]["record_spikes"] else {}
+    if state is None:  # a finished checkpoint: nothing left to run
+        state = saved["state"]
+    final = {name: np.asarray(state[f"{synapse_names[name]}.w"]) for name in plastic}
+    return {"records": records.joined(), "final_weights": final, "timing": timing, "schedule": schedule,
+            "sizes": tally.sizes, "spikes": spikes, "simulated_s": total}
+
+
+def _bar(total, done, progress, description):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="s sim", desc=description,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+
+
+def analyse(config: Config, raw: dict) -> dict:
+    """Rates, burst probabilities, costs and tests of one seed's records."""
+    records, schedule = raw["records"], raw["schedule"]
+    rates = binned_rates(records["t"], records["events"], records["bursts"], raw["sizes"], config.bin)
+    end = config.protocol.duration
+    keep = rates["t"] < end - 1e-9
+    signals = {"t": rates["t"][keep] * second}
+    for k, name in enumerate(POPULATIONS):
+        signals[name] = {"event_rate": rates["event_rate"][k][keep] * Hz, "burst_rate": rates["burst_rate"][k][keep] * Hz,
+                         "burst_probability": rates["burst_probability"][k][keep]}
+    sampled = records["t"] <= end + 1e-9
+    averages = {"t": records["t"][sampled] * second, "E_bar": records["E_bar"][sampled] * Hz,
+                "B_bar": records["B_bar"][sampled] * Hz, "I_teach": records["I_teach"][sampled] * amp}
+    r = config.values["readout"]
+    costs = readout.example_costs(schedule.examples, records["t"], records["E_bar"], float(r["rate_min"]),
+                                  float(r["rate_max"]))
+    tests = {phase: readout.test_rates(schedule.examples, rates["t"], rates["event_rate"][POPULATIONS.index("output")],
+                                       phase) for phase in ("test_before", "test_after")}
+    solved = readout.solved(tests["test_after"], float(r["threshold"]))
+    return {"signals": signals, "output_averages": averages, "examples": costs,
+            "epochs": {"cost": readout.epoch_costs(costs)}, "tests": tests, "solved": solved}
+
+
+def run_one(config: Config, backend: Backend, output: Path, restart: bool = False, progress: bool = True) -> dict:
+    """Train and analyse one seed; the results group of that seed."""
+    raw = train(config, backend, checkpoint_path(output, config.seed), restart=restart, progress=progress)
+    analysis = analyse(config, raw)
+    records = raw["records"]
+    weights = {"t": records["weights_t"] * second, "mean": dict(records["weights"]), "final": raw["final_weights"]}
+    timing = dict(raw["timing"])
+    timing.update(simulated_s=raw["simulated_s"],
+                  sim_s_per_wall_s=(timing["chunks_run"] * float(config.chunk) / timing["run_s"]
+                                    if timing["run_s"] > 0 else float("nan")))
+    result = {**{k: v for k, v in analysis.items() if k != "solved"}, "weights": weights,
+              "solved": np.bool_(analysis["solved"]),
+              "timing": {key: np.float64(value) for key, value in timing.items()}}
+    if raw["spikes"]:
+        result["spikes"] = raw["spikes"]
+    return result
+
+
+def _backend_for(backend: Backend, config: Config, seed: int) -> Backend:
+    if seed == backend.seed:
+        return backend
+    build_dir = backend.build_dir if backend.standalone else None
+    return Backend(backend.target, build_dir=build_dir, seed=seed, dt=config.dt, threads=backend.threads,
+                   progress=backend.progress)
+
+
+def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
+    """Every seed of ``config``: costs, tests, rates, weights; a per-seed table."""
+    restart = config.restart
+    per_seed = {}
+    for seed in config.seeds:
+        seeded = config.with_seed(seed)
+        per_seed[str(seed)] = run_one(seeded, _backend_for(backend, seeded, seed), Path(output), restart=restart)
+    table = _table(per_seed)
+    first = per_seed[str(config.seeds[0])]
+    p = config.protocol
+    title = (f"XOR, {config.spec.values['populations'][0]['N']} neurons per population, {p.epochs} epochs of "
+             f"{float(p.example_duration):g} s examples ({backend.target})")
+    summary = [f"  seed {row['seed']}: after learning " + ", ".join(
+        f"{pattern} {rate:.1f} Hz" for pattern, rate in zip(row["patterns"], row["after"]))
+        + f"; solved: {'yes' if row['solved'] else 'no'}; last epoch cost {row['last_cost']:.3f}" for row in table]
+    solved = sum(row["solved"] for row in table)
+    summary.append(f"  XOR solved in {solved} of {len(table)} seeds")
+    results = {"seeds": per_seed, "solved_count": np.int64(solved), "seed_list": np.array(config.seeds, np.int64)}
+    return Outcome(results, attrs={"experiment_file": config.file, "network": config.spec.source},
+                   figure=lambda: figure(first, config, title=title, seeds=per_seed), summary=summary)
+
+
+def _table(per_seed: dict) -> list[dict]:
+    rows = []
+    for seed, result in per_seed.items():
+        after = result["tests"]["test_after"]
+        costs = result["epochs"]["cost"]
+        rows.append({"seed": seed, "patterns": list(after["pattern"]), "after": list(after["event_rate"]),
+                     "solved": bool(result["solved"]), "last_cost": float(costs[-1]) if len(costs) else float("nan")})
+    return rows
