@@ -147,7 +147,7 @@ class Chunks:
                 for name in self.variables[obj.name]:
                     key = f"{obj.name}.{name}"
                     if key in state:
-                        run_args[getattr(obj, name)] = Quantity(np.asarray(state[key]), dim=obj.variables[name].dim)
+                        run_args[obj.state(name)] = Quantity(np.asarray(state[key]), dim=obj.variables[name].dim)
             self.backend.rerun(run_args)
             self._ran = True
             _remove_run_args_files()

@@ -12,7 +12,7 @@ samples are the counts in [t_k, t_k + bin)::
 
     E_k = (n_events(t_{k+1}) - n_events(t_k)) / (N bin),   B_k likewise,   P_k = B_k / E_k
 
-The counters are state (``events``, ``bursts``), so a chunked run
+The counters are state (``n_events``, ``n_bursts``), so a chunked run
 (:mod:`dendritic.continuation`) carries them on.
 """
 
@@ -46,18 +46,18 @@ def population_tally(groups: dict, bin, name: str = "population_tally") -> Tally
     """Counters of events and bursts of each group of ``groups`` (name -> bursting
     ``NeuronGroup``), sampled every ``bin``."""
     names = tuple(groups)
-    counter = NeuronGroup(len(names), "events : 1\nbursts : 1", name=name)
+    counter = NeuronGroup(len(names), "n_events : 1\nn_bursts : 1", name=name)
     synapses = []
     for k, key in enumerate(names):
         group = groups[key]
         if "event" not in group.events or "burst" not in group.events:
             raise ValueError(f"population_tally: group {key!r} has no custom events 'event' and 'burst' "
                              "(a bursting population)")
-        counting = Synapses(group, counter, on_pre={"count_event": "events_post += 1", "count_burst": "bursts_post += 1"},
+        counting = Synapses(group, counter, on_pre={"count_event": "n_events_post += 1", "count_burst": "n_bursts_post += 1"},
                             on_event={"count_event": "event", "count_burst": "burst"}, name=f"{name}_{key}")
         counting.connect(i=np.arange(len(group)), j=np.full(len(group), k))
         synapses.append(counting)
-    monitor = StateMonitor(counter, ["events", "bursts"], record=True, dt=bin, name=f"{name}_monitor")
+    monitor = StateMonitor(counter, ["n_events", "n_bursts"], record=True, dt=bin, name=f"{name}_monitor")
     return Tally(counter, synapses, monitor, names, tuple(len(groups[key]) for key in names))
 
 

@@ -20,7 +20,7 @@ cpp_standalone one binary, built once, runs chunk after chunk with the state car
 as run-time data; an HDF5 checkpoint after each chunk (beside the output,
 ``<output>.seed<k>.checkpoint.h5``) lets an interrupted run resume with the same
 numbers. Recorded per 0.4 s bin: each population's event and burst rates
-(:mod:`dendritic.bursts.tally`), the output's mean E_bar, B_bar and teaching current;
+(:mod:`dendritic.bursts.tally`), the output's mean E_bar, B_bar and dendritic input current (baseline + teacher);
 the mean weight of each plastic connection after every chunk; the weights at the end.
 
 Several seeds (``--seeds 1-5``) run one after another; each builds its network anew
@@ -62,7 +62,7 @@ SCHEMA = {
     "description": cfg.Text(default=""),
     "source": cfg.Text(default=""),
     "network": cfg.Text(doc="circuit file (a path, or a name in models/networks)"),
-    "run": cfg.Table(schema={
+    "run": cfg.Table(default={}, schema={
         "seed": cfg.Integer(minimum=0, default=1),
         "seeds": cfg.IntegerList(minimum=0, minimum_length=0, default=[], doc="several seeds run one after another (empty: seed)"),
         "neurons": cfg.Integer(minimum=1, default=None, doc="neurons per population (default: the network's)"),
@@ -70,8 +70,8 @@ SCHEMA = {
                               doc="simulated time per chunk of the compiled run"),
         "record_spikes": cfg.Flag(default=False, doc="record every spike (short runs only)"),
     }),
-    "protocol": cfg.Table(schema=xor_protocol.SCHEMA),
-    "readout": cfg.Table(schema={
+    "protocol": cfg.Table(default={}, schema=xor_protocol.SCHEMA),
+    "readout": cfg.Table(default={}, schema={
         "bin": cfg.Quantity(unit=ms, bound="positive", default="400 ms", doc="bin of the recorded rates"),
         "rate_min": cfg.Quantity(unit=Hz, bound="nonnegative", default="2 Hz", doc="e_min of the cost"),
         "rate_max": cfg.Quantity(unit=Hz, bound="positive", default="10 Hz", doc="e_max of the cost"),
@@ -238,7 +238,7 @@ def _plastic(spec: CircuitSpec) -> list[str]:
 class _Records:
     """What the run keeps of each chunk (a few numbers per bin), saved in checkpoints."""
 
-    KEYS = ("t", "events", "bursts", "E_bar", "B_bar", "I_teach", "weights_t")
+    KEYS = ("t", "events", "bursts", "E_bar", "B_bar", "I_dend", "weights_t")
 
     def __init__(self, plastic, saved: dict | None = None):
         self.plastic = plastic
@@ -254,10 +254,10 @@ class _Records:
 
     def add(self, runner: Chunks, tally, averages, end: float, state: dict, synapse_names: dict) -> None:
         self.parts["t"].append(np.asarray(runner.take(tally.monitor, "t")))
-        self.parts["events"].append(np.asarray(runner.take(tally.monitor, "events")))
-        self.parts["bursts"].append(np.asarray(runner.take(tally.monitor, "bursts")))
-        for key, variable in (("E_bar", "E_bar"), ("B_bar", "B_bar"), ("I_teach", "I_teach_I_dend")):
-            self.parts[key].append(np.asarray(runner.take(averages, variable)).mean(axis=0))
+        self.parts["events"].append(np.asarray(runner.take(tally.monitor, "n_events")))
+        self.parts["bursts"].append(np.asarray(runner.take(tally.monitor, "n_bursts")))
+        for key in ("E_bar", "B_bar", "I_dend"):
+            self.parts[key].append(np.asarray(runner.take(averages, key)).mean(axis=0))
         self.parts["weights_t"].append(np.array([end]))
         for name in self.plastic:
             self.weights[name].append(np.array([state[f"{synapse_names[name]}.w"].mean()]))
@@ -269,9 +269,13 @@ class _Records:
 
 
 def train(config: Config, backend: Backend, checkpoint: Path | None = None, restart: bool = False,
-          progress: bool = True) -> dict:
+          progress: bool = True, max_chunks: int | None = None) -> dict:
     """Run the protocol for ``config``'s seed on ``backend``; return the raw records
-    (rates per bin, output averages, weights) and the final weights."""
+    (rates per bin, output averages, weights) and the final weights.
+
+    With a ``checkpoint`` path the run resumes from it (unless ``restart``) and writes
+    it after every chunk; ``max_chunks``: stop after that many chunks of this call
+    (the records are then partial: ``complete`` is False)."""
     backend.check_config(config)
     n_chunks = config.chunks()
     total = n_chunks * float(config.chunk)
@@ -289,7 +293,7 @@ def train(config: Config, backend: Backend, checkpoint: Path | None = None, rest
     with backend:
         circuit = circuits.build_circuit(config.spec, backend, duration=total * second, arrays=schedule.arrays)
         tally = population_tally({name: circuit.groups[name] for name in POPULATIONS}, config.bin)
-        averages = StateMonitor(circuit.groups["output"], ["E_bar", "B_bar", "I_teach_I_dend"], record=True,
+        averages = StateMonitor(circuit.groups["output"], ["E_bar", "B_bar", "I_dend"], record=True,
                                 dt=config.bin, name="output_averages")
         circuit.network.add(*tally.objects, averages)
         runner = Chunks(circuit.network, backend, config.chunk, seed=config.seed)
@@ -301,9 +305,14 @@ def train(config: Config, backend: Backend, checkpoint: Path | None = None, rest
         records = _Records(plastic, None if saved is None else saved["records"])
         bar = _bar(total, first * float(config.chunk), progress, f"XOR seed {config.seed}")
         loop = time.perf_counter()
-        for k in range(first, n_chunks):
+        last = n_chunks if max_chunks is None else min(n_chunks, first + max_chunks)
+        spikes = {name: {"t": [], "i": []} for name in circuit.spike_monitors}
+        for k in range(first, last):
             runner.run(k, state=state)
             state = runner.state()
+            for name, monitor in circuit.spike_monitors.items():  # short runs only (record_spikes)
+                spikes[name]["t"].append(np.asarray(runner.take(monitor, "t")))
+                spikes[name]["i"].append(np.asarray(runner.take(monitor, "i"), dtype=np.int32))
             records.add(runner, tally, averages, (k + 1) * float(config.chunk), state, synapse_names)
             if checkpoint is not None:
                 write_results(checkpoint, {"fingerprint": fingerprint, "chunk": np.int64(k), "state": state,
@@ -314,12 +323,14 @@ def train(config: Config, backend: Backend, checkpoint: Path | None = None, rest
         if bar is not None:
             bar.close()
         timing["run_s"] = time.perf_counter() - loop
-        spikes = circuit.spike_records() if config.values["run"]["record_spikes"] else {}
+        spikes = {name: {"t": np.concatenate(v["t"]) * second if v["t"] else np.zeros(0) * second,
+                         "i": np.concatenate(v["i"]) if v["i"] else np.zeros(0, np.int32),
+                         "N": np.int64(len(circuit.groups[name]))} for name, v in spikes.items()}
     if state is None:  # a finished checkpoint: nothing left to run
         state = saved["state"]
     final = {name: np.asarray(state[f"{synapse_names[name]}.w"]) for name in plastic}
     return {"records": records.joined(), "final_weights": final, "timing": timing, "schedule": schedule,
-            "sizes": tally.sizes, "spikes": spikes, "simulated_s": total}
+            "sizes": tally.sizes, "spikes": spikes, "simulated_s": total, "complete": last == n_chunks}
 
 
 def _bar(total, done, progress, description):
@@ -343,11 +354,11 @@ def analyse(config: Config, raw: dict) -> dict:
                          "burst_probability": rates["burst_probability"][k][keep]}
     sampled = records["t"] <= end + 1e-9
     averages = {"t": records["t"][sampled] * second, "E_bar": records["E_bar"][sampled] * Hz,
-                "B_bar": records["B_bar"][sampled] * Hz, "I_teach": records["I_teach"][sampled] * amp}
+                "B_bar": records["B_bar"][sampled] * Hz, "I_dend": records["I_dend"][sampled] * amp}
     r = config.values["readout"]
     costs = readout.example_costs(schedule.examples, records["t"], records["E_bar"], float(r["rate_min"]),
                                   float(r["rate_max"]))
-    tests = {phase: readout.test_rates(schedule.examples, rates["t"], rates["event_rate"][POPULATIONS.index("output")],
+    tests = {phase: readout.pattern_rates(schedule.examples, rates["t"], rates["event_rate"][POPULATIONS.index("output")],
                                        phase) for phase in ("test_before", "test_after")}
     solved = readout.solved(tests["test_after"], float(r["threshold"]))
     return {"signals": signals, "output_averages": averages, "examples": costs,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cost", "example_costs", "epoch_costs", "test_rates", "solved"]
+__all__ = ["cost", "example_costs", "epoch_costs", "pattern_rates", "solved"]
 
 
 def cost(rate, target, rate_min: float = 2.0, rate_max: float = 10.0, clip: float = 0.01):
@@ -58,7 +58,7 @@ def epoch_costs(costs: dict) -> np.ndarray:
     return np.bincount(epochs, weights=costs["cost_pre"], minlength=int(epochs.max()) + 1)
 
 
-def test_rates(examples, t, rate, phase: str) -> dict:
+def pattern_rates(examples, t, rate, phase: str) -> dict:
     """Per test example of ``phase``: its pattern, target and the population event rate
     ``rate`` (Hz, bins starting at ``t``) averaged over the second half of the example."""
     t = np.asarray(t, float)

@@ -25,7 +25,7 @@ def test_tally_counts_the_events_and_bursts_of_each_population():
         tally = population_tally({"a": circuit.groups["a"], "b": circuit.groups["b"]}, BIN)
         circuit.network.add(*tally.objects)
         backend.run(circuit.network, 500 * ms)
-        rates = binned_rates(tally.monitor.t_, tally.monitor.events, tally.monitor.bursts, tally.sizes, BIN)
+        rates = binned_rates(tally.monitor.t_, tally.monitor.n_events, tally.monitor.n_bursts, tally.sizes, BIN)
         monitors = {name: (np.asarray(e.t_), np.asarray(b.t_)) for name, (e, b) in circuit.event_monitors.items()}
     edges = np.arange(0, 0.5 + 1e-9, float(BIN))[: len(rates["t"]) + 1]
     np.testing.assert_allclose(rates["t"], edges[:-1], atol=1e-12)

@@ -1,27 +1,18 @@
 """``models/networks/xor.toml`` (the published XOR network, Payeur et al. 2021 Fig. 4,
-``sim/sim_xor.cpp``) is a valid circuit of the circuit layer. Its ``[run]`` table also
-holds the keys of the XOR experiment (issue 15), which is not in the package yet; here
-they are set aside, and the circuit is built small and run briefly: the inputs follow
-their TimedArrays, the feedback transmits bursts only, and the BDSP weights stay put
-while the learning gate is closed and move when it opens."""
+``sim/sim_xor.cpp``) is a valid circuit of the circuit layer: built small and run
+briefly, the inputs follow their TimedArrays, the feedback transmits bursts only, and
+the BDSP weights stay put while the learning gate is closed and move when it opens.
+(The protocol is the experiment's: ``models/experiments/xor.toml``.)"""
 
 import numpy as np
 from brian2 import TimedArray, ms, pA
 
-from dendritic import config as cfg
 from dendritic.backend import Backend
-from dendritic.circuits import build_circuit, circuit_from_mapping
-
-CIRCUIT_RUN_KEYS = ("dt", "duration", "seed", "synaptic_delay", "initial_potential_sd", "background_probability",
-                    "connection_order")
-
+from dendritic.circuits import build_circuit, load_circuit
 
 def _spec(N=60):
-    path = cfg.resolve_model_file("xor", "networks")
-    raw = cfg.read_toml(path)
-    raw["run"] = {key: value for key, value in raw["run"].items() if key in CIRCUIT_RUN_KEYS}
-    raw["run"]["duration"] = "400 ms"
-    return circuit_from_mapping(raw, source=path, relative_to=path.parent).resized(N)
+    everything = '["input1", "input2", "hidden1", "hidden2", "output"]'
+    return load_circuit("xor", overrides=[f"record.spikes={everything}"]).resized(N)
 
 
 def test_xor_circuit_loads_with_the_published_structure():
@@ -44,7 +35,8 @@ def test_small_xor_circuit_runs_and_learns_only_inside_the_gate():
     gate = TimedArray(np.r_[np.zeros(20), np.ones(20)], dt=10 * ms)
     with Backend("numpy", seed=spec.run["seed"], dt=spec.run["dt"]) as backend:
         circuit = build_circuit(spec, backend, arrays={"xor_input1": inputs1, "xor_input2": inputs2,
-                                                       "xor_learning": gate})
+                                                       "xor_learning": gate, "xor_teaching": gate,
+                                                       "xor_target": TimedArray([1.0], dt=10 * ms)})
         plastic = [spec.connection_name(c) for c in spec.values["connections"] if c["plasticity"]]
         initial = {name: np.asarray(circuit.weights(name)).copy() for name in plastic}
         backend.run(circuit.network, 200 * ms)

@@ -1,0 +1,100 @@
+"""``dendritic run xor`` (Payeur et al. 2021, Fig. 4) at a tiny size: the weights change
+only inside the learning windows, the teaching current has the sign of the target, an
+interrupted run resumes with the same numbers, and cython and cpp_standalone give the
+same spikes."""
+
+import numpy as np
+import pytest
+from brian2 import pA
+
+from dendritic.backend import Backend
+from dendritic.experiments import xor
+
+SMALL = ["run.neurons=25", 'run.chunk="0.2 s"', 'readout.bin="100 ms"', 'protocol.burn_in="0.4 s"',
+         'protocol.example_duration="0.8 s"', 'protocol.learning_window="0.2 s"', "protocol.epochs=1",
+         "protocol.test_before=false", "protocol.test_after=false"]
+
+
+def _backend(config, target="cython", tmp_path=None):
+    return Backend.for_config(config, target, build_dir=None if tmp_path is None else tmp_path / "build")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    config = xor.load_config("xor", SMALL)
+    output = tmp_path_factory.mktemp("xor") / "run.h5"
+    return config, xor.run_one(config, _backend(config), output, progress=False), output
+
+
+def test_weights_change_only_inside_the_learning_windows(small):
+    config, result, _ = small
+    windows = [(e.learning, e.end) for e in config.protocol.examples() if e.phase == "train"]
+    t = np.asarray(result["weights"]["t"], float)  # chunk ends, every 0.2 s
+    moved = 0
+    for name, means in result["weights"]["mean"].items():
+        change = np.abs(np.diff(np.r_[means[0], means]))  # the first chunk starts at the initial weights
+        for k, end in enumerate(t):
+            inside = any(a < end - 1e-9 and b > end - 0.2 + 1e-9 for a, b in windows)
+            if not inside:
+                assert change[k] == 0, f"{name} changed in the chunk ending at {end} s, outside the learning windows"
+            moved += inside and change[k] > 0
+    assert moved > 0
+
+
+def test_teaching_current_has_the_sign_of_the_target(small):
+    config, result, _ = small
+    averages = result["output_averages"]
+    t = np.asarray(averages["t"], float)
+    teaching = np.asarray(averages["I_dend"] / pA) - 400.0  # the baseline of the output dendrites
+    examples = [e for e in config.protocol.examples() if e.phase == "train"]
+    for e in examples:
+        inside = (t > e.learning + 1e-9) & (t < e.end - 1e-9)
+        outside = (t > e.start + 1e-9) & (t < e.learning - 1e-9)
+        assert inside.any() and outside.any()
+        np.testing.assert_allclose(teaching[outside], 0, atol=1e-9)
+        if e.target == 1:
+            assert np.all(teaching[inside] > 0)
+        else:
+            assert np.all(teaching[inside] <= 0)
+
+
+def test_interrupted_run_resumes_with_the_same_numbers(small, tmp_path):
+    config, result, _ = small
+    checkpoint = tmp_path / "run.seed1.checkpoint.h5"
+    part = xor.train(config, _backend(config), checkpoint, progress=False, max_chunks=7)
+    assert not part["complete"] and checkpoint.exists()
+    rest = xor.train(config, _backend(config), checkpoint, progress=False)
+    assert rest["complete"] and rest["timing"]["chunks_run"] == config.chunks() - 7
+    resumed = xor.analyse(config, rest)
+    np.testing.assert_array_equal(resumed["examples"]["cost_pre"], result["examples"]["cost_pre"])
+    for name in xor.POPULATIONS:
+        np.testing.assert_array_equal(np.asarray(resumed["signals"][name]["event_rate"]),
+                                      np.asarray(result["signals"][name]["event_rate"]))
+    for name, weights in rest["final_weights"].items():
+        np.testing.assert_array_equal(weights, result["weights"]["final"][name])
+
+
+def test_checkpoint_of_another_configuration_is_refused(small, tmp_path):
+    config, _, output = small
+    other = xor.load_config("xor", SMALL + ["protocol.input_one=\"100 pA\""])
+    from dendritic import config as cfg
+
+    with pytest.raises(cfg.ConfigError, match="another configuration"):
+        xor.train(other, _backend(other), xor.checkpoint_path(output, 1), progress=False)
+
+
+def test_cython_and_standalone_give_the_same_spikes(tmp_path):
+    config = xor.load_config("xor", SMALL[:1] + ['run.chunk="0.4 s"', "run.record_spikes=true",
+                                                 'protocol.burn_in="0.4 s"', 'protocol.example_duration="0.4 s"',
+                                                 'protocol.learning_window="0.2 s"', 'readout.bin="200 ms"',
+                                                 "protocol.epochs=1", "protocol.test_before=false",
+                                                 "protocol.test_after=false", 'protocol.patterns=["10"]'])
+    runs = {target: xor.train(config, _backend(config, target, tmp_path), None, progress=False)
+            for target in ("cython", "cpp_standalone")}
+    for name in xor.POPULATIONS:
+        a, b = runs["cython"]["spikes"][name], runs["cpp_standalone"]["spikes"][name]
+        assert len(a["t"]) > 5
+        np.testing.assert_array_equal(np.asarray(a["i"]), np.asarray(b["i"]))
+        np.testing.assert_allclose(np.asarray(a["t"]), np.asarray(b["t"]), atol=1e-12)
+    for name, weights in runs["cython"]["final_weights"].items():
+        np.testing.assert_array_equal(weights, runs["cpp_standalone"]["final_weights"][name])
