@@ -221,8 +221,11 @@ def _quoted(value) -> str:
 
 # -- one seed -------------------------------------------------------------------------
 def _fingerprint(config: Config) -> str:
-    """What a checkpoint must match: the experiment values, the circuit and the chunking."""
-    payload = json.dumps({"experiment": config.values, "circuit": config.spec.values}, default=repr, sort_keys=True)
+    """What a checkpoint must match: the experiment values (but the list of seeds), the
+    circuit (with its seed) and the chunking."""
+    experiment = dict(config.values)
+    experiment["run"] = {k: v for k, v in config.values["run"].items() if k not in ("seed", "seeds")}
+    payload = json.dumps({"experiment": experiment, "circuit": config.spec.values}, default=repr, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
