@@ -125,6 +125,12 @@ class Backend:
 
         if isinstance(brian2.get_device(), CPPStandaloneDevice):
             device.reinit()  # forget objects and code of an earlier build in this process
+        # free the Brian objects of earlier networks (reference cycles): while they live,
+        # Brian suffixes the names of new code objects ("_1"), so a rebuild would
+        # generate other source files and recompile everything
+        import gc
+
+        gc.collect()
         if self.standalone:
             self.build_dir.mkdir(parents=True, exist_ok=True)
             set_device("cpp_standalone", directory=str(self.build_dir), build_on_run=False)

@@ -98,6 +98,8 @@ class Chunks:
         self.variables = {obj.name: _carried(obj) for obj in self.objects}
         self._prepared = False
         self._ran = False
+        #: wall time of each chunk's simulation loop (s; standalone: the binary's own timer)
+        self.loop_seconds: list[float] = []
         self._taken: dict = {}
 
     # -- set-up ----------------------------------------------------------------------
@@ -149,6 +151,9 @@ class Chunks:
                     if key in state:
                         run_args[obj.state(name)] = Quantity(np.asarray(state[key]), dim=obj.variables[name].dim)
             self.backend.rerun(run_args)
+            from brian2 import device
+
+            self.loop_seconds.append(float(getattr(device, "_last_run_time", float("nan"))))
             self._ran = True
             _remove_run_args_files()
             return
@@ -163,7 +168,11 @@ class Chunks:
             from dendritic.backend import _progress_bar
 
             report = _progress_bar(self.length)
+        import time
+
+        begin = time.perf_counter()
         self.network.run(self.length, report=report)
+        self.loop_seconds.append(time.perf_counter() - begin)
         self._ran = True
 
     def restore(self, state: dict) -> None:

@@ -291,7 +291,7 @@ def train(config: Config, backend: Backend, checkpoint: Path | None = None, rest
         if str(saved.get("fingerprint")) != fingerprint:
             raise cfg.ConfigError([f"{checkpoint}: a checkpoint of another configuration; remove it or run with "
                                    "--restart"])
-    timing = {"build_s": 0.0, "run_s": 0.0, "chunks_run": 0}
+    timing = {"build_s": 0.0, "run_s": 0.0, "loop_s": 0.0, "chunks_run": 0}
     start = time.perf_counter()
     with backend:
         circuit = circuits.build_circuit(config.spec, backend, duration=total * second, arrays=schedule.arrays)
@@ -326,6 +326,7 @@ def train(config: Config, backend: Backend, checkpoint: Path | None = None, rest
         if bar is not None:
             bar.close()
         timing["run_s"] = time.perf_counter() - loop
+        timing["loop_s"] = float(np.sum(runner.loop_seconds))
         spikes = {name: {"t": np.concatenate(v["t"]) * second if v["t"] else np.zeros(0) * second,
                          "i": np.concatenate(v["i"]) if v["i"] else np.zeros(0, np.int32),
                          "N": np.int64(len(circuit.groups[name]))} for name, v in spikes.items()}
@@ -375,9 +376,10 @@ def run_one(config: Config, backend: Backend, output: Path, restart: bool = Fals
     records = raw["records"]
     weights = {"t": records["weights_t"] * second, "mean": dict(records["weights"]), "final": raw["final_weights"]}
     timing = dict(raw["timing"])
-    timing.update(simulated_s=raw["simulated_s"],
-                  sim_s_per_wall_s=(timing["chunks_run"] * float(config.chunk) / timing["run_s"]
-                                    if timing["run_s"] > 0 else float("nan")))
+    simulated_here = timing["chunks_run"] * float(config.chunk)  # in this call (a resumed run: the rest)
+    timing.update(simulated_s=raw["simulated_s"], simulated_this_call_s=simulated_here,
+                  sim_s_per_wall_s=simulated_here / timing["run_s"] if timing["run_s"] > 0 else float("nan"),
+                  loop_sim_s_per_wall_s=simulated_here / timing["loop_s"] if timing["loop_s"] > 0 else float("nan"))
     result = {**{k: v for k, v in analysis.items() if k != "solved"}, "weights": weights,
               "solved": np.bool_(analysis["solved"]),
               "timing": {key: np.float64(value) for key, value in timing.items()}}

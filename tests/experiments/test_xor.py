@@ -10,24 +10,30 @@ from brian2 import pA
 from dendritic.backend import Backend
 from dendritic.experiments import xor
 
-SMALL = ["run.neurons=25", 'run.chunk="0.2 s"', 'readout.bin="100 ms"', 'protocol.burn_in="0.4 s"',
-         'protocol.example_duration="0.8 s"', 'protocol.learning_window="0.2 s"', "protocol.epochs=1",
-         "protocol.test_before=false", "protocol.test_after=false"]
+# 25 neurons per population (all-to-all: p = 0.2 x 500/25 capped at 1, weights x 4),
+# one epoch of 0.4 s examples, learning in their last 0.2 s, every spike recorded
+SMALL = ["run.neurons=25", 'run.chunk="0.2 s"', "run.record_spikes=true", 'readout.bin="100 ms"',
+         'protocol.burn_in="0.2 s"', 'protocol.example_duration="0.4 s"', 'protocol.learning_window="0.2 s"',
+         "protocol.epochs=1", "protocol.test_before=false", "protocol.test_after=false"]
 
 
-def _backend(config, target="cython", tmp_path=None):
-    return Backend.for_config(config, target, build_dir=None if tmp_path is None else tmp_path / "build")
+def _backend(config, target, build_dir=None):
+    return Backend.for_config(config, target, build_dir=build_dir)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
+    """The small run on cpp_standalone (the cython target needs ~40 s per simulated
+    second for the ~250 code objects of this network; the binary runs it in a second)."""
     config = xor.load_config("xor", SMALL)
-    output = tmp_path_factory.mktemp("xor") / "run.h5"
-    return config, xor.run_one(config, _backend(config), output, progress=False), output
+    folder = tmp_path_factory.mktemp("xor")
+    output = folder / "run.h5"
+    result = xor.run_one(config, _backend(config, "cpp_standalone", folder / "build"), output, progress=False)
+    return config, result, output, folder / "build"
 
 
 def test_weights_change_only_inside_the_learning_windows(small):
-    config, result, _ = small
+    config, result, _, _ = small
     windows = [(e.learning, e.end) for e in config.protocol.examples() if e.phase == "train"]
     t = np.asarray(result["weights"]["t"], float)  # chunk ends, every 0.2 s
     moved = 0
@@ -42,7 +48,7 @@ def test_weights_change_only_inside_the_learning_windows(small):
 
 
 def test_teaching_current_has_the_sign_of_the_target(small):
-    config, result, _ = small
+    config, result, _, _ = small
     averages = result["output_averages"]
     t = np.asarray(averages["t"], float)
     teaching = np.asarray(averages["I_dend"] / pA) - 400.0  # the baseline of the output dendrites
@@ -59,12 +65,12 @@ def test_teaching_current_has_the_sign_of_the_target(small):
 
 
 def test_interrupted_run_resumes_with_the_same_numbers(small, tmp_path):
-    config, result, _ = small
+    config, result, _, build = small  # the same binary (its sources unchanged: nothing to recompile)
     checkpoint = tmp_path / "run.seed1.checkpoint.h5"
-    part = xor.train(config, _backend(config), checkpoint, progress=False, max_chunks=7)
+    part = xor.train(config, _backend(config, "cpp_standalone", build), checkpoint, progress=False, max_chunks=4)
     assert not part["complete"] and checkpoint.exists()
-    rest = xor.train(config, _backend(config), checkpoint, progress=False)
-    assert rest["complete"] and rest["timing"]["chunks_run"] == config.chunks() - 7
+    rest = xor.train(config, _backend(config, "cpp_standalone", build), checkpoint, progress=False)
+    assert rest["complete"] and rest["timing"]["chunks_run"] == config.chunks() - 4
     resumed = xor.analyse(config, rest)
     np.testing.assert_array_equal(resumed["examples"]["cost_pre"], result["examples"]["cost_pre"])
     for name in xor.POPULATIONS:
@@ -75,26 +81,21 @@ def test_interrupted_run_resumes_with_the_same_numbers(small, tmp_path):
 
 
 def test_checkpoint_of_another_configuration_is_refused(small, tmp_path):
-    config, _, output = small
+    config, _, output, _ = small
     other = xor.load_config("xor", SMALL + ["protocol.input_one=\"100 pA\""])
     from dendritic import config as cfg
 
     with pytest.raises(cfg.ConfigError, match="another configuration"):
-        xor.train(other, _backend(other), xor.checkpoint_path(output, 1), progress=False)
+        xor.train(other, _backend(other, "numpy"), xor.checkpoint_path(output, 1), progress=False)
 
 
-def test_cython_and_standalone_give_the_same_spikes(tmp_path):
-    config = xor.load_config("xor", SMALL[:1] + ['run.chunk="0.4 s"', "run.record_spikes=true",
-                                                 'protocol.burn_in="0.4 s"', 'protocol.example_duration="0.4 s"',
-                                                 'protocol.learning_window="0.2 s"', 'readout.bin="200 ms"',
-                                                 "protocol.epochs=1", "protocol.test_before=false",
-                                                 "protocol.test_after=false", 'protocol.patterns=["10"]'])
-    runs = {target: xor.train(config, _backend(config, target, tmp_path), None, progress=False)
-            for target in ("cython", "cpp_standalone")}
+def test_cython_and_standalone_give_the_same_spikes(small):
+    config, result, _, _ = small
+    cython = xor.train(config, _backend(config, "cython"), None, progress=False)
     for name in xor.POPULATIONS:
-        a, b = runs["cython"]["spikes"][name], runs["cpp_standalone"]["spikes"][name]
+        a, b = cython["spikes"][name], result["spikes"][name]
         assert len(a["t"]) > 5
         np.testing.assert_array_equal(np.asarray(a["i"]), np.asarray(b["i"]))
         np.testing.assert_allclose(np.asarray(a["t"]), np.asarray(b["t"]), atol=1e-12)
-    for name, weights in runs["cython"]["final_weights"].items():
-        np.testing.assert_array_equal(weights, runs["cpp_standalone"]["final_weights"][name])
+    for name, weights in cython["final_weights"].items():
+        np.testing.assert_array_equal(weights, result["weights"]["final"][name])
