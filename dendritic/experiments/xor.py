@@ -365,8 +365,14 @@ def analyse(config: Config, raw: dict) -> dict:
     tests = {phase: readout.pattern_rates(schedule.examples, rates["t"], rates["event_rate"][POPULATIONS.index("output")],
                                        phase) for phase in ("test_before", "test_after")}
     solved = readout.solved(tests["test_after"], float(r["threshold"]))
+    response = readout.teaching_response(schedule.examples, rates["t"], {
+        name: rates["burst_probability"][k] for k, name in enumerate(POPULATIONS) if name in
+        ("output", "hidden1", "hidden2")})
     return {"signals": signals, "output_averages": averages, "examples": costs,
-            "epochs": {"cost": readout.epoch_costs(costs)}, "tests": tests, "solved": solved}
+            "epochs": {"cost": readout.epoch_costs(costs)}, "tests": tests, "solved": solved,
+            "teaching_response": {"target": response["target"], "change": response["change"],
+                                  "correlation_with_output": {k: np.float64(v) for k, v in
+                                                              response["correlation_with_output"].items()}}}
 
 
 def run_one(config: Config, backend: Backend, output: Path, restart: bool = False, progress: bool = True) -> dict:
@@ -380,7 +386,12 @@ def run_one(config: Config, backend: Backend, output: Path, restart: bool = Fals
     timing.update(simulated_s=raw["simulated_s"], simulated_this_call_s=simulated_here,
                   sim_s_per_wall_s=simulated_here / timing["run_s"] if timing["run_s"] > 0 else float("nan"),
                   loop_sim_s_per_wall_s=simulated_here / timing["loop_s"] if timing["loop_s"] > 0 else float("nan"))
-    result = {**{k: v for k, v in analysis.items() if k != "solved"}, "weights": weights,
+    examples = raw["schedule"].examples
+    timeline = {"phase": np.array([e.phase for e in examples]), "pattern": np.array([e.pattern for e in examples]),
+                "target": np.array([e.target for e in examples]), "start": np.array([e.start for e in examples]) * second,
+                "learning": np.array([np.nan if e.learning is None else e.learning for e in examples]) * second,
+                "end": np.array([e.end for e in examples]) * second}
+    result = {**{k: v for k, v in analysis.items() if k != "solved"}, "weights": weights, "examples_timeline": timeline,
               "solved": np.bool_(analysis["solved"]),
               "timing": {key: np.float64(value) for key, value in timing.items()}}
     if raw["spikes"]:
@@ -410,10 +421,19 @@ def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
              f"{float(p.example_duration):g} s examples ({backend.target})")
     summary = [f"  seed {row['seed']}: after learning " + ", ".join(
         f"{pattern} {rate:.1f} Hz" for pattern, rate in zip(row["patterns"], row["after"]))
-        + f"; solved: {'yes' if row['solved'] else 'no'}; last epoch cost {row['last_cost']:.3f}" for row in table]
+        + f"; solved: {'yes' if row['solved'] else 'no'}; last epoch cost {row['last_cost']:.3f}; "
+        f"burst-probability change in the learning windows vs the output's: hidden1 r = {row['r_hidden1']:.2f}, "
+        f"hidden2 r = {row['r_hidden2']:.2f}" for row in table]
     solved = sum(row["solved"] for row in table)
     summary.append(f"  XOR solved in {solved} of {len(table)} seeds")
-    results = {"seeds": per_seed, "solved_count": np.int64(solved), "seed_list": np.array(config.seeds, np.int64)}
+    results = {"seeds": per_seed, "solved_count": np.int64(solved), "seed_list": np.array(config.seeds, np.int64),
+               "table": {"seed": np.array([int(row["seed"]) for row in table], np.int64),
+                         "solved": np.array([row["solved"] for row in table]),
+                         "last_epoch_cost": np.array([row["last_cost"] for row in table]),
+                         "r_hidden1": np.array([row["r_hidden1"] for row in table]),
+                         "r_hidden2": np.array([row["r_hidden2"] for row in table]),
+                         **{f"after_{pattern}_Hz": np.array([row["after"][k] for row in table])
+                            for k, pattern in enumerate(table[0]["patterns"])}}}
     return Outcome(results, attrs={"experiment_file": config.file, "network": config.spec.source},
                    figure=lambda: figure(first, config, title=title, seeds=per_seed), summary=summary)
 
@@ -423,6 +443,9 @@ def _table(per_seed: dict) -> list[dict]:
     for seed, result in per_seed.items():
         after = result["tests"]["test_after"]
         costs = result["epochs"]["cost"]
+        correlation = result["teaching_response"]["correlation_with_output"]
         rows.append({"seed": seed, "patterns": list(after["pattern"]), "after": list(after["event_rate"]),
-                     "solved": bool(result["solved"]), "last_cost": float(costs[-1]) if len(costs) else float("nan")})
+                     "solved": bool(result["solved"]), "last_cost": float(costs[-1]) if len(costs) else float("nan"),
+                     "r_hidden1": float(correlation.get("hidden1", np.nan)),
+                     "r_hidden2": float(correlation.get("hidden2", np.nan))})
     return rows

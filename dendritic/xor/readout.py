@@ -12,13 +12,20 @@ population's event rate against e_th = (e_min + e_max)/2 = 6 Hz (``plot_xor.py``
 here its mean over the second half of the test example (the first half lets the rate
 settle; the moving averages relax with 2 s). XOR is solved when the rate is above e_th
 for the patterns of target 1 and below for those of target 0.
+
+Response to the teacher (:func:`teaching_response`): per training example, each
+population's burst probability in the learning window minus that in the equally long
+stretch just before it. The teacher raises the output's for target 1 and lowers it for
+target 0; the feedback should carry this to hidden 1 in phase (net excitatory) and to
+hidden 2 inverted (net inhibitory): the correlations across examples of the hidden
+changes with the output's change measure it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cost", "example_costs", "epoch_costs", "pattern_rates", "solved"]
+__all__ = ["cost", "example_costs", "epoch_costs", "pattern_rates", "solved", "teaching_response"]
 
 
 def cost(rate, target, rate_min: float = 2.0, rate_max: float = 10.0, clip: float = 0.01):
@@ -77,3 +84,31 @@ def solved(tests: dict, threshold: float = 6.0) -> bool:
     if rates.size == 0 or np.any(np.isnan(rates)):
         return False
     return bool(np.all((rates > threshold) == (targets == 1)))
+
+
+def teaching_response(examples, t, burst_probability: dict) -> dict:
+    """Change of each population's burst probability (``burst_probability``: name ->
+    per-bin values, bins starting at ``t``) from the stretch before each learning window
+    to the window; and the correlation of each population's change with the output's."""
+    t = np.asarray(t, float)
+    train = [e for e in examples if e.phase == "train"]
+    change = {}
+    for name, values in burst_probability.items():
+        values = np.asarray(values, float)
+        deltas = []
+        for e in train:
+            width = e.end - e.learning
+            during = (t >= e.learning - 1e-9) & (t < e.end - 1e-9)
+            before = (t >= e.learning - width - 1e-9) & (t < e.learning - 1e-9)
+            deltas.append(np.nanmean(values[during]) - np.nanmean(values[before])
+                          if during.any() and before.any() else np.nan)
+        change[name] = np.array(deltas)
+    out = {"target": np.array([e.target for e in train]), "change": change, "correlation_with_output": {}}
+    reference = change.get("output")
+    for name, deltas in change.items():
+        if reference is None or name == "output":
+            continue
+        ok = ~np.isnan(deltas) & ~np.isnan(reference)
+        out["correlation_with_output"][name] = (float(np.corrcoef(deltas[ok], reference[ok])[0, 1])
+                                                if ok.sum() > 2 else float("nan"))
+    return out

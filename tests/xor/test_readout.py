@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dendritic.xor.protocol import Example
-from dendritic.xor.readout import cost, epoch_costs, example_costs, solved, pattern_rates
+from dendritic.xor.readout import cost, epoch_costs, example_costs, pattern_rates, solved, teaching_response
 
 
 def test_cost_is_the_cross_entropy_of_the_normalised_rate():
@@ -50,3 +50,21 @@ def test_pattern_rates_average_the_second_half_and_decide_against_the_threshold(
     assert tests["event_rate"] == pytest.approx([8.0]) and list(tests["pattern"]) == ["10"]
     assert solved(tests, 6.0)
     assert not solved({**tests, "event_rate": np.array([5.0])}, 6.0)
+
+
+def test_teaching_response_measures_the_changes_and_their_correlation():
+    examples = _examples()
+    t = np.round(np.arange(0, 9, 0.1), 10)
+    rng = np.random.default_rng(1)
+    kick = {e.index: (0.2 if e.target else -0.2) * (1 + rng.uniform()) for e in examples if e.phase == "train"}
+    output, hidden1, hidden2 = (np.full(t.size, 0.3) for _ in range(3))
+    for e in examples[:8]:
+        during = (t >= e.learning - 1e-9) & (t < e.end - 1e-9)
+        output[during] += kick[e.index]
+        hidden1[during] += 0.5 * kick[e.index]
+        hidden2[during] -= 0.25 * kick[e.index]
+    response = teaching_response(examples, t, {"output": output, "hidden1": hidden1, "hidden2": hidden2})
+    np.testing.assert_allclose(response["change"]["output"], [kick[k] for k in range(8)])
+    np.testing.assert_allclose(response["change"]["hidden2"], [-0.25 * kick[k] for k in range(8)])
+    assert response["correlation_with_output"]["hidden1"] == pytest.approx(1.0)
+    assert response["correlation_with_output"]["hidden2"] == pytest.approx(-1.0)
