@@ -48,7 +48,7 @@ def figure(result: dict, config, title: str = "", seeds: dict | None = None):
                     label=name)
         for e in before[2]:
             ax.text((e.start + e.end) / 2 - before[0], -0.5, LABELS.get(e.pattern, e.pattern), ha="center", va="top")
-    ax.set(ylabel="event rate, inputs (Hz)", title="inputs (test before learning)", ylim=(-1.5, None))
+    ax.set(ylabel="event rate, inputs (Hz)", title="inputs (test before learning)", ylim=(-1.5, 11))
     ax.legend(fontsize=8)
     # (b) output before/after
     ax = axes[0, 1]
@@ -62,7 +62,7 @@ def figure(result: dict, config, title: str = "", seeds: dict | None = None):
         ax.axhline(e_th, color="k", ls=":", lw=0.8)
         for e in ref[2]:
             ax.text((e.start + e.end) / 2 - ref[0], -0.5, LABELS.get(e.pattern, e.pattern), ha="center", va="top")
-    ax.set(ylabel="event rate, output (Hz)", title="output before / after learning", ylim=(-1.5, None))
+    ax.set(ylabel="event rate, output (Hz)", title="output before / after learning", ylim=(-1.5, 11))
     ax.legend(fontsize=8)
     # (c, d) burst probabilities during one training epoch
     train = [e for e in schedule if e.phase == "train"]
@@ -77,8 +77,8 @@ def figure(result: dict, config, title: str = "", seeds: dict | None = None):
                         color=f"C{3 + n}", label=name)
             for e in chosen:
                 ax.axvspan(e.learning - start, e.end - start, color="0.9", zorder=0)
-                ax.text((e.start + e.end) / 2 - start, ax.get_ylim()[0], LABELS.get(e.pattern, e.pattern),
-                        ha="center", va="top", fontsize=8)
+                ax.text((e.start + e.end) / 2 - start, 0.02, LABELS.get(e.pattern, e.pattern), ha="center",
+                        va="bottom", fontsize=8, transform=ax.get_xaxis_transform())
             ax.set(ylabel="burst probability (%)", xlabel=f"time in epoch {epoch} (s; grey: learning)")
             ax.legend(fontsize=8)
         axes[0, 2].set_title("output burst probability (teaching)")
