@@ -19,6 +19,7 @@ Usage::
     python benchmarks/multiplexing.py                         # cython and cpp_standalone, 4,000 / population
     python benchmarks/multiplexing.py --targets cpp_standalone --neurons 1000
     python benchmarks/multiplexing.py --targets cpp_standalone --threads 2    # OpenMP, both cores
+    python benchmarks/multiplexing.py --targets cpp_standalone --engine vectorised  # issue 22 engines
 
 Writes ``data/benchmarks/multiplexing.json`` (git-ignored).
 """
@@ -37,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "data" / "benchmarks"
 
 
-def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dict:
+def measure(target: str, neurons: int, build_dir: Path, threads: int = 0, engine: str = "reference",
+            profile: bool = False) -> dict:
     import brian2
     from brian2 import second
 
@@ -51,9 +53,10 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
         spec = spec.resized(neurons)
     run = spec.values["run"]
     simulated = float(run["burn_in"] + run["duration"])
-    result = {"target": target, "neurons_per_population": neurons, "openmp_threads": threads,
+    result = {"target": target, "neurons_per_population": neurons, "openmp_threads": threads, "engine": engine,
               "sizes": {p["name"]: p["N"] for p in spec.values["populations"]}, "simulated_s": simulated}
-    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads)
+    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads,
+                      engine=engine if target == "cpp_standalone" else "reference", profile=profile)
     wall_start = time.perf_counter()
     with backend:
         start = time.perf_counter()
@@ -74,6 +77,10 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
         else:
             loop = float(device._last_run_time)
             result.update(compile_s=total - loop, run_s=loop)
+        if profile:
+            info = circuit.network.profiling_info
+            total = sum(float(t) for _, t in info)
+            result["profile"] = {name: float(t) / total for name, t in info}
         raw = {"spikes": circuit.spike_records(), "stimuli": circuit.stimuli}
     result["wall_s"] = time.perf_counter() - wall_start
     result["sim_per_wall"] = simulated / result["run_s"]
@@ -89,20 +96,25 @@ def main(argv=None) -> int:
     parser.add_argument("--neurons", type=int, default=4000, help="pyramidal neurons per population")
     parser.add_argument("--threads", type=int, default=0,
                         help="OpenMP threads of the standalone binary (default 0: one core, the goal's setting)")
+    parser.add_argument("--engine", default="reference",
+                        help="standalone engine setting (dendritic.backend.ENGINES; default reference)")
+    parser.add_argument("--profile", action="store_true", help="Brian's per-code-object profile")
     parser.add_argument("--output", type=Path, default=OUT_DIR / "multiplexing.json")
     parser.add_argument("--worker", nargs=2, metavar=("TARGET", "BUILD_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         target, build_dir = args.worker
-        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir), args.threads)), flush=True)
+        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir), args.threads, args.engine,
+                                             args.profile)), flush=True)
         return 0
 
     results = []
     for target in args.targets:
-        build_dir = ROOT / "data" / "build" / f"benchmark_multiplexing_{args.neurons}"
+        build_dir = ROOT / "data" / "build" / f"benchmark_multiplexing_{args.neurons}_{args.engine}_t{args.threads}"
         print(f"{target}: running (this includes compilation) ...", flush=True)
         process = subprocess.run([sys.executable, __file__, "--neurons", str(args.neurons), "--threads",
-                                  str(args.threads), "--worker", target, str(build_dir)],
+                                  str(args.threads), "--engine", args.engine, "--worker", target, str(build_dir)]
+                                 + (["--profile"] if args.profile else []),
                                  capture_output=True, text=True, env=os.environ.copy())
         lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
         if process.returncode != 0 or not lines:
