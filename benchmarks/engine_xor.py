@@ -20,6 +20,9 @@ and run in its own Python process (clean device state). Reported per run:
 * with ``--profile``: Brian's per-code-object profile (fraction of the loop per code
   object, summed over groups by template).
 
+The spike records of each build are saved as ``spikes.npz`` in its build folder (for
+:func:`compare_spikes` and ``benchmarks/engine_equivalence.py``).
+
 Usage::
 
     python benchmarks/engine_xor.py                          # 10 s simulated, one core
@@ -38,6 +41,8 @@ import json
 import os
 import statistics
 import subprocess
+
+import numpy as np
 import sys
 import time
 from pathlib import Path
@@ -86,7 +91,6 @@ def run_xor(duration: float, build_dir: Path, seed: int = 1, threads: int = 0, e
     """Build, compile and run the XOR circuit; timings, spike records and (optionally) the
     final plastic weights."""
     import brian2
-    import numpy as np
     from brian2 import prefs, second
 
     from dendritic import circuits
@@ -121,12 +125,11 @@ def run_xor(duration: float, build_dir: Path, seed: int = 1, threads: int = 0, e
         if profile:
             result["profile"] = _profile(circuit.network)
         records = circuit.spike_records()
-        result["spike_records"] = {name: {key: np.asarray(value).tolist() for key, value in r.items()}
+        result["spike_records"] = {name: {key: np.asarray(value) for key, value in r.items()}
                                    for name, r in records.items()}
         if record_weights:
-            result["weights"] = {name: np.asarray(circuit.weights(name)).tolist() for name in circuit.synapses
-                                 if "bdsp" in name or any(c["plasticity"] for c in spec.values["connections"]
-                                                          if spec.connection_name(c) == name)}
+            plastic = [spec.connection_name(c) for c in spec.values["connections"] if c["plasticity"]]
+            result["weights"] = {name: np.asarray(circuit.weights(name)) for name in plastic}
     return result
 
 
@@ -203,7 +206,10 @@ def main(argv=None) -> int:
         engine, threads, build_dir = args.worker
         result = run_xor(args.duration, Path(build_dir), seed=args.seed, threads=int(threads), engine=engine,
                          neurons=args.neurons, profile=args.profile)
-        result["spikes"] = {name: len(r["t"]) for name, r in result.pop("spike_records").items()}
+        records = result.pop("spike_records")
+        result["spikes"] = {name: len(r["t"]) for name, r in records.items()}
+        np.savez_compressed(Path(build_dir) / "spikes.npz", **{f"{name}.{key}": value for name, r in records.items()
+                                                                 for key, value in r.items()})
         print("RESULT " + json.dumps(result), flush=True)
         return 0
 

@@ -12,6 +12,8 @@ Each target runs in its own Python process (clean device state). Reported per ta
   binary's own timer, ``results/last_run_info.txt``);
 * ``wall_s``: everything, from building the circuit to having the results in Python;
 * ``sim_per_wall``: simulated seconds / ``run_s`` (> 1: faster than real time);
+  standalone also ``binary_wall_s``, ``binary_peak_rss_mb`` (``/usr/bin/time``) and
+  ``sim_per_binary_wall`` (simulated seconds per second of the whole binary);
 * the Fig. 3 correlations of the run, as a check that the benchmark ran the model.
 
 Usage::
@@ -58,7 +60,11 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0, engine
     backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads,
                       engine=engine if target == "cpp_standalone" else "reference", profile=profile)
     wall_start = time.perf_counter()
+    time_file = Path(build_dir).resolve() / "binary_time.txt"
     with backend:
+        if target == "cpp_standalone":  # the binary's wall time and peak memory
+            brian2.prefs.devices.cpp_standalone.run_cmd_unix = ["/usr/bin/time", "-f", "%e %M", "-o",
+                                                                str(time_file), "./main"]
         start = time.perf_counter()
         circuit = circuits.build_circuit(spec, backend, duration=simulated * second)
         result["build_circuit_s"] = time.perf_counter() - start
@@ -72,8 +78,10 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0, engine
             timers = device.timers
             make = (timers["compile"]["make"] or 0.0) + (timers["compile"]["clean"] or 0.0)
             loop = float((build_dir / "results" / "last_run_info.txt").read_text().split()[0])
+            elapsed, peak_kb = time_file.read_text().split()[-2:]
             result.update(codegen_s=total - make - timers["run_binary"], compile_s=make,
-                          binary_wall_s=timers["run_binary"], run_s=loop)
+                          binary_wall_s=float(elapsed), binary_peak_rss_mb=int(peak_kb) / 1024, run_s=loop,
+                          sim_per_binary_wall=simulated / float(elapsed))
         else:
             loop = float(device._last_run_time)
             result.update(compile_s=total - loop, run_s=loop)

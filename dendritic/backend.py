@@ -52,15 +52,39 @@ TARGETS = ("numpy", "cython", "cpp_standalone")
 #:   prove them free of aliasing, ``--param=vect-max-version-for-alias-checks``), and
 #:   threshold passes that test blocks of neurons with a vectorisable loop before
 #:   collecting the spikes of a block in Brian's order (``templates``);
+#: - ``"vector_math"``: as ``"vectorised"``, and GCC may call glibc's vector math
+#:   (libmvec: ``exp``, ``log`` on 4 or 8 numbers at once) inside vectorised loops, so
+#:   state updates with an ``exp`` per neuron (the plateau of ``payeur_pyramidal``, the
+#:   AdEx spike current) vectorise. Brian's ``-fno-finite-math-only`` hides glibc's
+#:   vector declarations (they need ``__FAST_MATH__``); the engine declares them in a
+#:   header of its own instead, keeping Brian's flags. libmvec's exp is within 4 ulp
+#:   (glibc's scalar exp within 1), so the arithmetic is not bitwise the reference's;
 #: - ``"combined"``: as ``"vectorised"``, plus all background sources of a group in one
 #:   pass per step (:mod:`dendritic.circuits.background`, ``background = "combined"``):
 #:   the same process, another order of the random draws;
 #: - ``"float32"``: as ``"combined"``, with single-precision state
-#:   (``prefs.core.default_float_dtype``), spike times and ``t_last_spike`` kept in
-#:   double precision (see ``benchmarks/engine_xor.py`` for the precision analysis).
+#:   (``prefs.core.default_float_dtype``); per-neuron times (``t_last_spike``, STP
+#:   spike times) and the clock stay double (:func:`dendritic.neurons.kinds.time_dtypes`).
+#:
+#: Precision of ``"float32"`` (XOR and Fig. 3 neurons, dt = 0.1 ms). Single precision
+#: has a relative spacing of 6e-8. Potentials (~70 mV) are then resolved to 7.5 nV; the
+#: smallest per-step changes that matter, a leak step dt/tau (V - E_L) of ~1 mV off rest
+#: (6 uV) or one background conductance jump (~0.1 mV), are 10^3-10^4 spacings, and
+#: the rounding errors (unbiased, ~4 nV per step) add up over a membrane time constant
+#: (160 steps) to ~50 nV, 10^-5 of the 5 mV spread of the potentials. Conductances,
+#: adaptation, threshold and weights (0..1, BDSP steps of eta E_tilde ~ 1e-3) are
+#: relative quantities with the same margin; the slowest decay, the BDSP averages
+#: (tau 2 s: a relative step of 5e-5 per step, 800 spacings) keep 3 digits per step
+#: and ~1e-5 Hz accumulated over tau. What single precision cannot hold is absolute
+#: time: 16,000 s (the XOR run) has a spacing of 1 ms, so times stay double. The
+#: engine is not bitwise the reference (other rounding, another draw order); it is
+#: checked as a process in ``benchmarks/engine_equivalence.py``. It saves memory
+#: (70 -> 60 MB on XOR), not time: Brian's clock ``dt`` and ``t`` are double, so the
+#: state updates convert to double and back.
 ENGINES = {
     "reference": {},
     "vectorised": {"vectorise": True, "templates": True},
+    "vector_math": {"vectorise": True, "templates": True, "vector_math": True},
     "combined": {"vectorise": True, "templates": True, "background": "combined"},
     "float32": {"vectorise": True, "templates": True, "background": "combined", "float32": True},
 }
@@ -75,6 +99,37 @@ _BRIAN_GCC_ARGS = list(prefs.codegen.cpp.extra_compile_args_gcc)
 #: write a dozen) are vectorised behind a run-time overlap check of their arrays
 VECTORISE_GCC_ARGS = ["--param=vect-max-version-for-alias-checks=400", "--param=vect-max-version-for-alignment-checks=20",
                       "-fopenmp-simd"]
+
+
+#: header of ``vector_math``: glibc's functions redeclared with their libmvec variants
+VECTOR_MATH_HEADER = "dendritic_vector_math.h"
+_VECTOR_MATH = """// written by dendritic.backend (engine setting vector_math): vector variants of
+// glibc's exp and log (libmvec), which glibc declares only under __FAST_MATH__
+#ifndef DENDRITIC_VECTOR_MATH_H
+#define DENDRITIC_VECTOR_MATH_H
+#include <cmath>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__FAST_MATH__)
+extern "C" {
+__attribute__((__simd__("notinbranch"))) extern double exp(double) throw();
+__attribute__((__simd__("notinbranch"))) extern double log(double) throw();
+__attribute__((__simd__("notinbranch"))) extern float expf(float) throw();
+__attribute__((__simd__("notinbranch"))) extern float logf(float) throw();
+}
+#endif
+#endif
+"""
+_BRIAN_HEADERS = list(prefs.codegen.cpp.headers)
+_BRIAN_LIBRARIES = list(prefs.codegen.cpp.libraries)
+
+
+def _vector_math(on: bool, build_dir: Path | None) -> None:
+    """Declare libmvec's variants in every code object (``on``) or restore Brian's settings."""
+    prefs.codegen.cpp.headers = list(_BRIAN_HEADERS)
+    prefs.codegen.cpp.libraries = list(_BRIAN_LIBRARIES)
+    if on and build_dir is not None:
+        (build_dir / VECTOR_MATH_HEADER).write_text(_VECTOR_MATH)
+        prefs.codegen.cpp.headers = list(_BRIAN_HEADERS) + [f'"{VECTOR_MATH_HEADER}"']
+        prefs.codegen.cpp.libraries = list(_BRIAN_LIBRARIES) + ["mvec"]
 
 
 def engine_setting(key: str, default=None):
@@ -187,6 +242,7 @@ class Backend:
         prefs.codegen.cpp.extra_compile_args_gcc = _BRIAN_GCC_ARGS + (VECTORISE_GCC_ARGS if settings.get("vectorise")
                                                                       else [])
         _install_templates(bool(settings.get("templates")) and self.standalone)
+        _vector_math(bool(settings.get("vector_math")) and self.standalone, self.build_dir if self.standalone else None)
         prefs.core.default_float_dtype = np.float32 if settings.get("float32") else np.float64
         defaultclock.dt = self.dt
         if self.seed is not None:
@@ -203,6 +259,7 @@ class Backend:
             set_device("runtime")
         _ACTIVE_ENGINE.clear()
         _install_templates(False)
+        _vector_math(False, None)
         prefs.codegen.cpp.extra_compile_args_gcc = list(_BRIAN_GCC_ARGS)
         prefs.core.default_float_dtype = np.float64
 

@@ -204,3 +204,35 @@ def test_vectorised_engine_gives_the_reference_spikes(tmp_path):
         assert len(reference[name]["t"]) > 100 and len(reference[name]["burst_t"]) > 5
         for key in ("i", "t", "event_t", "burst_t"):
             np.testing.assert_array_equal(reference[name][key], vectorised[name][key])
+
+
+def test_float32_engine_keeps_times_in_double():
+    from dendritic.neurons import load_neuron
+
+    model = load_neuron("payeur2021_xor")
+    with Backend("numpy", engine="float32"):
+        group = model.make_group(3, name="xor")
+        assert group.variables["V_s"].dtype == np.float32
+        assert group.variables["w_d"].dtype == np.float32
+        assert group.variables["t_last_spike"].dtype == np.float64
+    with Backend("numpy"):
+        group = model.make_group(3, name="xor")
+        assert group.variables["V_s"].dtype == np.float64
+
+
+def test_vector_math_declares_libmvec_and_is_undone(tmp_path):
+    from brian2 import prefs
+
+    from dendritic.backend import VECTOR_MATH_HEADER
+
+    before = (list(prefs.codegen.cpp.headers), list(prefs.codegen.cpp.libraries),
+              list(prefs.codegen.cpp.extra_compile_args_gcc))
+    with Backend("cpp_standalone", build_dir=tmp_path, engine="vector_math"):
+        assert f'"{VECTOR_MATH_HEADER}"' in prefs.codegen.cpp.headers
+        assert "mvec" in prefs.codegen.cpp.libraries
+        assert "__simd__" in (tmp_path / VECTOR_MATH_HEADER).read_text()
+        assert any("vect-max-version-for-alias-checks" in a for a in prefs.codegen.cpp.extra_compile_args_gcc)
+        # Brian's own flags are kept (-fno-finite-math-only included)
+        assert set(before[2]) <= set(prefs.codegen.cpp.extra_compile_args_gcc)
+    assert (list(prefs.codegen.cpp.headers), list(prefs.codegen.cpp.libraries),
+            list(prefs.codegen.cpp.extra_compile_args_gcc)) == before
