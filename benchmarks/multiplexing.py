@@ -90,6 +90,12 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0, engine
             total = sum(float(t) for _, t in info)
             result["profile"] = {name: float(t) / total for name, t in info}
         raw = {"spikes": circuit.spike_records(), "stimuli": circuit.stimuli}
+        if target == "cpp_standalone":  # for spike-by-spike comparisons of engines
+            import numpy as np
+
+            np.savez_compressed(Path(build_dir) / "spikes.npz", **{f"{name}.{key}": value
+                                                                     for name, r in raw["spikes"].items()
+                                                                     for key, value in r.items()})
     result["wall_s"] = time.perf_counter() - wall_start
     result["sim_per_wall"] = simulated / result["run_s"]
     result["spikes"] = {name: int(len(r["t"])) for name, r in raw["spikes"].items()}

@@ -42,7 +42,9 @@ __all__ = ["ENGINES", "TARGETS", "Backend", "check_target"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
-#: Named engine settings (issue 22), chosen with ``Backend(engine=...)``:
+#: Named engine settings (issue 22), chosen with ``Backend(engine=...)``; measurements in
+#: ``benchmarks/results/engine_summary.md`` (``benchmarks/engine_xor.py``,
+#: ``benchmarks/multiplexing.py --engine``, ``benchmarks/engine_equivalence.py``):
 #:
 #: - ``"reference"``: Brian's compiler flags and templates, the package's model code as
 #:   before: the reference for every comparison;
@@ -50,18 +52,24 @@ TARGETS = ("numpy", "cython", "cpp_standalone")
 #:   (tested): compiler flags that let GCC vectorise the state updates
 #:   (``vectorise``: GCC gives up on loops over more than 10 arrays because it cannot
 #:   prove them free of aliasing, ``--param=vect-max-version-for-alias-checks``), and
-#:   threshold passes that test blocks of neurons with a vectorisable loop before
-#:   collecting the spikes of a block in Brian's order (``templates``);
+#:   threshold passes that test blocks of 64 neurons with vectorised loops before
+#:   collecting the events of a block in Brian's order, and a network loop that reads
+#:   the clock once per run instead of once per step (``templates``). XOR network:
+#:   4.1 -> 3.0 s of loop per 10 s (loaded machine), Fig. 3: 9.1 -> 8.6 s per 4 s;
 #: - ``"vector_math"``: as ``"vectorised"``, and GCC may call glibc's vector math
 #:   (libmvec: ``exp``, ``log`` on 4 or 8 numbers at once) inside vectorised loops, so
 #:   state updates with an ``exp`` per neuron (the plateau of ``payeur_pyramidal``, the
 #:   AdEx spike current) vectorise. Brian's ``-fno-finite-math-only`` hides glibc's
 #:   vector declarations (they need ``__FAST_MATH__``); the engine declares them in a
 #:   header of its own instead, keeping Brian's flags. libmvec's exp is within 4 ulp
-#:   (glibc's scalar exp within 1), so the arithmetic is not bitwise the reference's;
+#:   (glibc's scalar exp within 1), so the arithmetic is not bitwise the reference's
+#:   (on the Fig. 3 circuit the 4 s gave the same spikes all the same). Fig. 3: 6.7 s
+#:   of loop per 4 s (reference 9.1 s); no effect on XOR (no exp in its updates);
 #: - ``"combined"``: as ``"vectorised"``, plus all background sources of a group in one
 #:   pass per step (:mod:`dendritic.circuits.background`, ``background = "combined"``):
-#:   the same process, another order of the random draws;
+#:   the same process, another order of the random draws. Measured on the XOR network
+#:   it is about as fast as ``"vectorised"`` (one threshold pass instead of four, but a
+#:   branch per source in the event code that the per-source resets do not have);
 #: - ``"float32"``: as ``"combined"``, with single-precision state
 #:   (``prefs.core.default_float_dtype``); per-neuron times (``t_last_spike``, STP
 #:   spike times) and the clock stay double (:func:`dendritic.neurons.kinds.time_dtypes`).
@@ -78,9 +86,10 @@ TARGETS = ("numpy", "cython", "cpp_standalone")
 #: and ~1e-5 Hz accumulated over tau. What single precision cannot hold is absolute
 #: time: 16,000 s (the XOR run) has a spacing of 1 ms, so times stay double. The
 #: engine is not bitwise the reference (other rounding, another draw order); it is
-#: checked as a process in ``benchmarks/engine_equivalence.py``. It saves memory
-#: (70 -> 60 MB on XOR), not time: Brian's clock ``dt`` and ``t`` are double, so the
-#: state updates convert to double and back.
+#: checked as a process in ``benchmarks/engine_equivalence.py``. XOR: 70 -> 60 MB and
+#: about 10 % of the loop (3.0 -> 2.7 s); not the factor two of the data, because
+#: Brian's clock ``dt`` and ``t`` are double, so the state updates convert to double
+#: and back, and most of the loop is not arithmetic.
 ENGINES = {
     "reference": {},
     "vectorised": {"vectorise": True, "templates": True},
