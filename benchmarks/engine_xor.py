@@ -96,6 +96,7 @@ def run_xor(duration: float, build_dir: Path, seed: int = 1, threads: int = 0, e
     from dendritic import circuits
     from dendritic.backend import Backend
 
+    build_dir = Path(build_dir).resolve()
     spec = xor_spec(neurons, seed)
     run = spec.values["run"]
     backend = Backend("cpp_standalone", build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads,
