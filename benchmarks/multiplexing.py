@@ -12,6 +12,8 @@ Each target runs in its own Python process (clean device state). Reported per ta
   binary's own timer, ``results/last_run_info.txt``);
 * ``wall_s``: everything, from building the circuit to having the results in Python;
 * ``sim_per_wall``: simulated seconds / ``run_s`` (> 1: faster than real time);
+  standalone also ``binary_wall_s``, ``binary_peak_rss_mb`` (``/usr/bin/time``) and
+  ``sim_per_binary_wall`` (simulated seconds per second of the whole binary);
 * the Fig. 3 correlations of the run, as a check that the benchmark ran the model.
 
 Usage::
@@ -19,6 +21,7 @@ Usage::
     python benchmarks/multiplexing.py                         # cython and cpp_standalone, 4,000 / population
     python benchmarks/multiplexing.py --targets cpp_standalone --neurons 1000
     python benchmarks/multiplexing.py --targets cpp_standalone --threads 2    # OpenMP, both cores
+    python benchmarks/multiplexing.py --targets cpp_standalone --engine vectorised  # issue 22 engines
 
 Writes ``data/benchmarks/multiplexing.json`` (git-ignored).
 """
@@ -37,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "data" / "benchmarks"
 
 
-def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dict:
+def measure(target: str, neurons: int, build_dir: Path, threads: int = 0, engine: str = "reference",
+            profile: bool = False) -> dict:
     import brian2
     from brian2 import second
 
@@ -51,11 +55,16 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
         spec = spec.resized(neurons)
     run = spec.values["run"]
     simulated = float(run["burn_in"] + run["duration"])
-    result = {"target": target, "neurons_per_population": neurons, "openmp_threads": threads,
+    result = {"target": target, "neurons_per_population": neurons, "openmp_threads": threads, "engine": engine,
               "sizes": {p["name"]: p["N"] for p in spec.values["populations"]}, "simulated_s": simulated}
-    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads)
+    backend = Backend(target, build_dir=build_dir, seed=run["seed"], dt=run["dt"], threads=threads,
+                      engine=engine if target == "cpp_standalone" else "reference", profile=profile)
     wall_start = time.perf_counter()
+    time_file = Path(build_dir).resolve() / "binary_time.txt"
     with backend:
+        if target == "cpp_standalone":  # the binary's wall time and peak memory
+            brian2.prefs.devices.cpp_standalone.run_cmd_unix = ["/usr/bin/time", "-f", "%e %M", "-o",
+                                                                str(time_file), "./main"]
         start = time.perf_counter()
         circuit = circuits.build_circuit(spec, backend, duration=simulated * second)
         result["build_circuit_s"] = time.perf_counter() - start
@@ -69,12 +78,24 @@ def measure(target: str, neurons: int, build_dir: Path, threads: int = 0) -> dic
             timers = device.timers
             make = (timers["compile"]["make"] or 0.0) + (timers["compile"]["clean"] or 0.0)
             loop = float((build_dir / "results" / "last_run_info.txt").read_text().split()[0])
+            elapsed, peak_kb = time_file.read_text().split()[-2:]
             result.update(codegen_s=total - make - timers["run_binary"], compile_s=make,
-                          binary_wall_s=timers["run_binary"], run_s=loop)
+                          binary_wall_s=float(elapsed), binary_peak_rss_mb=int(peak_kb) / 1024, run_s=loop,
+                          sim_per_binary_wall=simulated / float(elapsed))
         else:
             loop = float(device._last_run_time)
             result.update(compile_s=total - loop, run_s=loop)
+        if profile:
+            info = circuit.network.profiling_info
+            total = sum(float(t) for _, t in info)
+            result["profile"] = {name: float(t) / total for name, t in info}
         raw = {"spikes": circuit.spike_records(), "stimuli": circuit.stimuli}
+        if target == "cpp_standalone":  # for spike-by-spike comparisons of engines
+            import numpy as np
+
+            np.savez_compressed(Path(build_dir) / "spikes.npz", **{f"{name}.{key}": value
+                                                                     for name, r in raw["spikes"].items()
+                                                                     for key, value in r.items()})
     result["wall_s"] = time.perf_counter() - wall_start
     result["sim_per_wall"] = simulated / result["run_s"]
     result["spikes"] = {name: int(len(r["t"])) for name, r in raw["spikes"].items()}
@@ -89,20 +110,25 @@ def main(argv=None) -> int:
     parser.add_argument("--neurons", type=int, default=4000, help="pyramidal neurons per population")
     parser.add_argument("--threads", type=int, default=0,
                         help="OpenMP threads of the standalone binary (default 0: one core, the goal's setting)")
+    parser.add_argument("--engine", default="reference",
+                        help="standalone engine setting (dendritic.backend.ENGINES; default reference)")
+    parser.add_argument("--profile", action="store_true", help="Brian's per-code-object profile")
     parser.add_argument("--output", type=Path, default=OUT_DIR / "multiplexing.json")
     parser.add_argument("--worker", nargs=2, metavar=("TARGET", "BUILD_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         target, build_dir = args.worker
-        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir), args.threads)), flush=True)
+        print("RESULT " + json.dumps(measure(target, args.neurons, Path(build_dir), args.threads, args.engine,
+                                             args.profile)), flush=True)
         return 0
 
     results = []
     for target in args.targets:
-        build_dir = ROOT / "data" / "build" / f"benchmark_multiplexing_{args.neurons}"
+        build_dir = ROOT / "data" / "build" / f"benchmark_multiplexing_{args.neurons}_{args.engine}_t{args.threads}"
         print(f"{target}: running (this includes compilation) ...", flush=True)
         process = subprocess.run([sys.executable, __file__, "--neurons", str(args.neurons), "--threads",
-                                  str(args.threads), "--worker", target, str(build_dir)],
+                                  str(args.threads), "--engine", args.engine, "--worker", target, str(build_dir)]
+                                 + (["--profile"] if args.profile else []),
                                  capture_output=True, text=True, env=os.environ.copy())
         lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
         if process.returncode != 0 or not lines:

@@ -38,9 +38,112 @@ import brian2
 import numpy as np
 from brian2 import defaultclock, device, ms, prefs, set_device
 
-__all__ = ["TARGETS", "Backend", "check_target"]
+__all__ = ["ENGINES", "TARGETS", "Backend", "check_target"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
+
+#: Named engine settings (issue 22), chosen with ``Backend(engine=...)``; measurements in
+#: ``benchmarks/results/engine_summary.md`` (``benchmarks/engine_xor.py``,
+#: ``benchmarks/multiplexing.py --engine``, ``benchmarks/engine_equivalence.py``):
+#:
+#: - ``"reference"``: Brian's compiler flags and templates, the package's model code as
+#:   before: the reference for every comparison;
+#: - ``"vectorised"``: the same arithmetic and random stream, so the same spikes
+#:   (tested): compiler flags that let GCC vectorise the state updates
+#:   (``vectorise``: GCC gives up on loops over more than 10 arrays because it cannot
+#:   prove them free of aliasing, ``--param=vect-max-version-for-alias-checks``), and
+#:   threshold passes that test blocks of 64 neurons with vectorised loops before
+#:   collecting the events of a block in Brian's order, and a network loop that reads
+#:   the clock once per run instead of once per step (``templates``). XOR network:
+#:   4.1 -> 3.0 s of loop per 10 s (loaded machine), Fig. 3: 9.1 -> 8.6 s per 4 s;
+#: - ``"vector_math"``: as ``"vectorised"``, and GCC may call glibc's vector math
+#:   (libmvec: ``exp``, ``log`` on 4 or 8 numbers at once) inside vectorised loops, so
+#:   state updates with an ``exp`` per neuron (the plateau of ``payeur_pyramidal``, the
+#:   AdEx spike current) vectorise. Brian's ``-fno-finite-math-only`` hides glibc's
+#:   vector declarations (they need ``__FAST_MATH__``); the engine declares them in a
+#:   header of its own instead, keeping Brian's flags. libmvec's exp is within 4 ulp
+#:   (glibc's scalar exp within 1), so the arithmetic is not bitwise the reference's
+#:   (on the Fig. 3 circuit the 4 s gave the same spikes all the same). Fig. 3: 6.7 s
+#:   of loop per 4 s (reference 9.1 s); no effect on XOR (no exp in its updates);
+#: - ``"combined"``: as ``"vectorised"``, plus all background sources of a group in one
+#:   pass per step (:mod:`dendritic.circuits.background`, ``background = "combined"``):
+#:   the same process, another order of the random draws. Measured on the XOR network
+#:   it is about as fast as ``"vectorised"`` (one threshold pass instead of four, but a
+#:   branch per source in the event code that the per-source resets do not have);
+#: - ``"float32"``: as ``"combined"``, with single-precision state
+#:   (``prefs.core.default_float_dtype``); per-neuron times (``t_last_spike``, STP
+#:   spike times) and the clock stay double (:func:`dendritic.neurons.kinds.time_dtypes`).
+#:
+#: Precision of ``"float32"`` (XOR and Fig. 3 neurons, dt = 0.1 ms). Single precision
+#: has a relative spacing of 6e-8. Potentials (~70 mV) are then resolved to 7.5 nV; the
+#: smallest per-step changes that matter, a leak step dt/tau (V - E_L) of ~1 mV off rest
+#: (6 uV) or one background conductance jump (~0.1 mV), are 10^3-10^4 spacings, and
+#: the rounding errors (unbiased, ~4 nV per step) add up over a membrane time constant
+#: (160 steps) to ~50 nV, 10^-5 of the 5 mV spread of the potentials. Conductances,
+#: adaptation, threshold and weights (0..1, BDSP steps of eta E_tilde ~ 1e-3) are
+#: relative quantities with the same margin; the slowest decay, the BDSP averages
+#: (tau 2 s: a relative step of 5e-5 per step, 800 spacings) keep 3 digits per step
+#: and ~1e-5 Hz accumulated over tau. What single precision cannot hold is absolute
+#: time: 16,000 s (the XOR run) has a spacing of 1 ms, so times stay double. The
+#: engine is not bitwise the reference (other rounding, another draw order); it is
+#: checked as a process in ``benchmarks/engine_equivalence.py``. XOR: 70 -> 60 MB and
+#: about 10 % of the loop (3.0 -> 2.7 s); not the factor two of the data, because
+#: Brian's clock ``dt`` and ``t`` are double, so the state updates convert to double
+#: and back, and most of the loop is not arithmetic.
+ENGINES = {
+    "reference": {},
+    "vectorised": {"vectorise": True, "templates": True},
+    "vector_math": {"vectorise": True, "templates": True, "vector_math": True},
+    "combined": {"vectorise": True, "templates": True, "background": "combined"},
+    "float32": {"vectorise": True, "templates": True, "background": "combined", "float32": True},
+}
+
+#: the engine settings of the active backend (read by the model code, e.g. the background)
+_ACTIVE_ENGINE: dict = {}
+
+#: Brian's default compiler flags, restored by the reference engine
+_BRIAN_GCC_ARGS = list(prefs.codegen.cpp.extra_compile_args_gcc)
+
+#: extra flags of ``vectorise``: loops over many arrays (the state updaters read and
+#: write a dozen) are vectorised behind a run-time overlap check of their arrays
+VECTORISE_GCC_ARGS = ["--param=vect-max-version-for-alias-checks=400", "--param=vect-max-version-for-alignment-checks=20",
+                      "-fopenmp-simd"]
+
+
+#: header of ``vector_math``: glibc's functions redeclared with their libmvec variants
+VECTOR_MATH_HEADER = "dendritic_vector_math.h"
+_VECTOR_MATH = """// written by dendritic.backend (engine setting vector_math): vector variants of
+// glibc's exp and log (libmvec), which glibc declares only under __FAST_MATH__
+#ifndef DENDRITIC_VECTOR_MATH_H
+#define DENDRITIC_VECTOR_MATH_H
+#include <cmath>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__FAST_MATH__)
+extern "C" {
+__attribute__((__simd__("notinbranch"))) extern double exp(double) throw();
+__attribute__((__simd__("notinbranch"))) extern double log(double) throw();
+__attribute__((__simd__("notinbranch"))) extern float expf(float) throw();
+__attribute__((__simd__("notinbranch"))) extern float logf(float) throw();
+}
+#endif
+#endif
+"""
+_BRIAN_HEADERS = list(prefs.codegen.cpp.headers)
+_BRIAN_LIBRARIES = list(prefs.codegen.cpp.libraries)
+
+
+def _vector_math(on: bool, build_dir: Path | None) -> None:
+    """Declare libmvec's variants in every code object (``on``) or restore Brian's settings."""
+    prefs.codegen.cpp.headers = list(_BRIAN_HEADERS)
+    prefs.codegen.cpp.libraries = list(_BRIAN_LIBRARIES)
+    if on and build_dir is not None:
+        (build_dir / VECTOR_MATH_HEADER).write_text(_VECTOR_MATH)
+        prefs.codegen.cpp.headers = list(_BRIAN_HEADERS) + [f'"{VECTOR_MATH_HEADER}"']
+        prefs.codegen.cpp.libraries = list(_BRIAN_LIBRARIES) + ["mvec"]
+
+
+def engine_setting(key: str, default=None):
+    """A setting of the active backend's engine (``default`` when unset or no backend)."""
+    return _ACTIVE_ENGINE.get(key, default)
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +178,17 @@ class Backend:
     dt : simulation time step.
     threads : OpenMP threads for standalone (0: no OpenMP).
     progress : show a progress bar (runtime) or the binary's progress report (standalone).
+    engine : name of an engine setting of :data:`ENGINES` (default ``"reference"``: what
+        the package computed before issue 22, spike for spike).
+    profile : collect Brian's per-code-object profile (``network.profiling_info``).
     """
 
     def __init__(self, target: str = "cython", build_dir=None, seed: int | None = 0, dt=0.1 * ms,
-                 threads: int = 0, progress: bool = False):
+                 threads: int = 0, progress: bool = False, engine: str = "reference", profile: bool = False):
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        self.engine = engine
+        self.profile = profile
         self.target = check_target(target)
         self.seed = seed
         self.dt = dt
@@ -141,7 +251,14 @@ class Backend:
         else:
             set_device("runtime")
             prefs.codegen.target = self.target
-        prefs.core.default_float_dtype = np.float64
+        settings = ENGINES[self.engine]
+        _ACTIVE_ENGINE.clear()
+        _ACTIVE_ENGINE.update(settings)
+        prefs.codegen.cpp.extra_compile_args_gcc = _BRIAN_GCC_ARGS + (VECTORISE_GCC_ARGS if settings.get("vectorise")
+                                                                      else [])
+        _install_templates(bool(settings.get("templates")) and self.standalone)
+        _vector_math(bool(settings.get("vector_math")) and self.standalone, self.build_dir if self.standalone else None)
+        prefs.core.default_float_dtype = np.float32 if settings.get("float32") else np.float64
         defaultclock.dt = self.dt
         if self.seed is not None:
             brian2.seed(self.seed)
@@ -155,6 +272,11 @@ class Backend:
         if self.standalone:
             device.reinit()
             set_device("runtime")
+        _ACTIVE_ENGINE.clear()
+        _install_templates(False)
+        _vector_math(False, None)
+        prefs.codegen.cpp.extra_compile_args_gcc = list(_BRIAN_GCC_ARGS)
+        prefs.core.default_float_dtype = np.float64
 
     # -- building ---------------------------------------------------------------------
     def parameters_set(self, groups: Mapping[str, object] | None = None) -> None:
@@ -176,7 +298,7 @@ class Backend:
         report = None
         if self.progress:
             report = "stdout" if self.standalone else _progress_bar(duration)
-        network.run(duration, report=report)
+        network.run(duration, report=report, profile=self.profile)
         if self.standalone:
             device.build(directory=str(self.build_dir), compile=True, run=execute,
                          with_output=self.progress, clean=False)
@@ -221,12 +343,15 @@ class Backend:
 
     def describe(self) -> dict:
         """Metadata for results files."""
-        return {
+        described = {
             "target": self.target,
             "seed": -1 if self.seed is None else int(self.seed),
             "dt": self.dt,
             "threads": self.threads,
         }
+        if self.engine != "reference":
+            described["engine"] = self.engine
+        return described
 
 
 def _progress_bar(duration):
@@ -246,3 +371,164 @@ def _progress_bar(duration):
             bar.close()
 
     return report
+
+
+# -- engine templates --------------------------------------------------------------------
+# Brian 2.9's threshold template tests every neuron and appends it to the event space in
+# one loop, whose branch GCC cannot vectorise (and mispredicts at background rates). The
+# engine's version walks blocks of 64 neurons: a vectorised loop tells whether any
+# neuron of the block crosses; only then a second vectorised loop makes the block's bit
+# mask, whose set bits are appended in neuron order. Same event space, the same
+# condition code per neuron (it reads the state, writes nothing); conditions that draw
+# random numbers keep Brian's loop (they would be evaluated twice). A micro-benchmark
+# of 500 neurons (one integer comparison): 200 -> 66 ns per pass at 0.05 % events,
+# 450 -> 190 ns at 5 %, 930 -> 220 ns at 18 %.
+
+_THRESHOLD_LOOP = """    long _count = 0;
+    for(size_t _idx=0; _idx<N; _idx++)
+    {
+        const size_t _vectorisation_idx = _idx;
+        {{vector_code|autoindent}}
+        if(_cond) {
+            {{_eventspace}}[_count++] = _idx;
+            {% if _uses_refractory %}
+            {{not_refractory}}[_idx] = false;
+            {{lastspike}}[_idx] = {{t}};
+            {% endif %}
+        }
+    }
+"""
+
+_BLOCKED_THRESHOLD_LOOP = """    long _count = 0;
+    {% if '_rand(' in vector_code or '_randn(' in vector_code or 'poisson' in vector_code %}
+    for(size_t _idx=0; _idx<N; _idx++)
+    {
+        const size_t _vectorisation_idx = _idx;
+        {{vector_code|autoindent}}
+        if(_cond) {
+            {{_eventspace}}[_count++] = _idx;
+            {% if _uses_refractory %}
+            {{not_refractory}}[_idx] = false;
+            {{lastspike}}[_idx] = {{t}};
+            {% endif %}
+        }
+    }
+    {% else %}
+    // dendritic engine (issue 22): blocks of 64 neurons; a vectorised test whether any
+    // neuron of the block has the event, then (only then) a vectorised bit mask of the
+    // block's events, read out in neuron order: Brian's event space
+    const size_t _n_neurons = N;
+    for(size_t _start=0; _start<_n_neurons; _start+=64)
+    {
+        const size_t _stop = _start + 64 < _n_neurons ? _start + 64 : _n_neurons;
+        int _any = 0;
+        #pragma omp simd reduction(|:_any)
+        for(size_t _idx=_start; _idx<_stop; _idx++)
+        {
+            const size_t _vectorisation_idx = _idx;
+            {{vector_code|autoindent}}
+            _any |= (int)_cond;
+        }
+        if(!_any)
+            continue;
+        uint64_t _mask = 0;
+        #pragma omp simd reduction(|:_mask)
+        for(size_t _idx=_start; _idx<_stop; _idx++)
+        {
+            const size_t _vectorisation_idx = _idx;
+            {{vector_code|autoindent}}
+            _mask |= ((uint64_t)(_cond != 0)) << (_idx - _start);
+        }
+        while(_mask)
+        {
+            const size_t _idx = _start + __builtin_ctzll(_mask);
+            _mask &= _mask - 1;
+            {{_eventspace}}[_count++] = _idx;
+            {% if _uses_refractory %}
+            {{not_refractory}}[_idx] = false;
+            {{lastspike}}[_idx] = {{t}};
+            {% endif %}
+        }
+    }
+    {% endif %}
+"""
+
+# Brian's network loop reads the CPU clock after every time step (a system call, ~0.2 us
+# here, 3-4 % of the XOR network's loop) to compare with a maximal run time. The
+# engine reads it once after the loop unless a maximal run time is set; the reported
+# loop time is the same quantity (CPU time without OpenMP, wall time with it).
+_CLOCK_EVERY_STEP = """        {% if openmp_pragma('with_openmp') %}
+        elapsed_realtime = omp_get_wtime() - start;
+        {% else %}
+        current = std::clock();
+        elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);
+        {% endif %}
+
+        {% if maximum_run_time is not none %}
+        if(elapsed_realtime>{{maximum_run_time}})
+        {
+            did_break_early = true;
+            break;
+        }
+        {% endif %}
+
+    }
+"""
+
+_CLOCK_AFTER_LOOP = """        {% if maximum_run_time is not none %}
+        {% if openmp_pragma('with_openmp') %}
+        elapsed_realtime = omp_get_wtime() - start;
+        {% else %}
+        current = std::clock();
+        elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);
+        {% endif %}
+        if(elapsed_realtime>{{maximum_run_time}})
+        {
+            did_break_early = true;
+            break;
+        }
+        {% endif %}
+    }
+    // dendritic engine (issue 22): the loop's time read once, after the loop
+    {% if openmp_pragma('with_openmp') %}
+    elapsed_realtime = omp_get_wtime() - start;
+    {% else %}
+    current = std::clock();
+    elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);
+    {% endif %}
+"""
+
+_ORIGINAL_TEMPLATER: list = []
+
+
+def _engine_templater(original):
+    """A templater like ``original`` with the engine's ``threshold.cpp`` and
+    ``network.cpp``, or ``None`` if Brian's templates are not the ones this was written
+    for (another Brian version)."""
+    from brian2.codegen.templates import LazyTemplateLoader, Templater
+    from jinja2 import ChoiceLoader, DictLoader
+
+    patched = {}
+    for name, old, new in (("threshold.cpp", _THRESHOLD_LOOP, _BLOCKED_THRESHOLD_LOOP),
+                           ("network.cpp", _CLOCK_EVERY_STEP, _CLOCK_AFTER_LOOP)):
+        source = original.env.loader.get_source(original.env, name)[0]
+        if source.count(old) != 1:
+            log.warning("Brian's %s template is not the expected one; keeping Brian's templates", name)
+            return None
+        patched[name] = source.replace(old, new)
+    templater = Templater(original.package_names, original.extension, env_globals=original.env_globals,
+                          templates_dir=original.templates_dir)
+    templater.env.loader = ChoiceLoader([DictLoader(patched), templater.env.loader])
+    templater.templates = LazyTemplateLoader(templater.env, templater.extension)
+    return templater
+
+
+def _install_templates(on: bool) -> None:
+    """Use the engine's templates for standalone code (``on``) or Brian's own."""
+    from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+
+    if not _ORIGINAL_TEMPLATER:
+        _ORIGINAL_TEMPLATER.append(CPPStandaloneCodeObject.templater)
+        _ORIGINAL_TEMPLATER.append(_engine_templater(CPPStandaloneCodeObject.templater))
+    original, engine = _ORIGINAL_TEMPLATER
+    CPPStandaloneCodeObject.templater = engine if (on and engine is not None) else original

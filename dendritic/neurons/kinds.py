@@ -182,7 +182,7 @@ class CompartmentalKind(NeuronKind):
         if model.options["integration"] == "exact" and method not in (None, "exponential_euler"):
             raise ValueError(f"integration 'exact' is built on exponential Euler, not method {method!r}")
         group = NeuronGroup(N, equations, method=method or "exponential_euler", name=name, namespace=namespace,
-                            events=dict(events) if events else None,
+                            events=dict(events) if events else None, dtype=time_dtypes(equations),
                             **compartments.spike_generation(model.options["spiking"], actions=model.spike_actions))
         for event, lines in (event_code or {}).items():
             if event == "spike":
@@ -293,7 +293,7 @@ class ConductanceKind(NeuronKind):
         with bursts.reset_added_later():
             group = NeuronGroup(
                 N, equations, method=method or "euler", name=name, threshold=self.threshold,
-                refractory=self.refractory, namespace=namespace,
+                refractory=self.refractory, namespace=namespace, dtype=time_dtypes(equations),
                 events={**(bursts.detection_events(self.threshold) if self.detects_bursts else {}),
                         **dict(events or {})} or None)
         bursts.register_event_code(group, reset, event_code)
@@ -341,7 +341,8 @@ class RateKind(NeuronKind):
 
         if event_code or events or model.spike_actions:
             raise ValueError(f"the {self.name} kind has no spikes or events to run code on")
-        return NeuronGroup(N, equations, method=method or "euler", name=name, namespace=namespace)
+        return NeuronGroup(N, equations, method=method or "euler", name=name, namespace=namespace,
+                           dtype=time_dtypes(equations))
 
     def prepare(self, model, group, inputs) -> None:
         pass
@@ -355,6 +356,22 @@ KINDS: dict[str, NeuronKind] = {}
 
 #: modules outside :mod:`dendritic.neurons` that register kinds of their own
 EXTERNAL = ("dendritic.spiking_dfc.controller",)
+
+
+def time_dtypes(equations) -> dict:
+    """Double precision for the per-neuron times (parameters in seconds, e.g. the burst
+    detector's ``t_last_spike``, the time of a short-term plasticity channel's last
+    spike), whatever ``prefs.core.default_float_dtype``: a single-precision time has a
+    resolution of about 1 ms after 16,000 s (the XOR run), ten time steps, and would
+    misclassify bursts; the state itself can be single precision (the ``"float32"``
+    engine of :mod:`dendritic.backend`). With the default float64 nothing changes."""
+    import numpy as np
+    from brian2 import Equations, second
+    from brian2.equations.equations import FLOAT, PARAMETER
+
+    parsed = equations if isinstance(equations, Equations) else Equations(str(equations))
+    return {eq.varname: np.float64 for eq in parsed.values()
+            if eq.type == PARAMETER and eq.var_type == FLOAT and eq.dim is second.dim}
 
 
 def register(kind: NeuronKind) -> NeuronKind:
