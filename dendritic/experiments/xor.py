@@ -404,7 +404,7 @@ def _backend_for(backend: Backend, config: Config, seed: int) -> Backend:
         return backend
     build_dir = backend.build_dir if backend.standalone else None
     return Backend(backend.target, build_dir=build_dir, seed=seed, dt=config.dt, threads=backend.threads,
-                   progress=backend.progress)
+                   progress=backend.progress, engine=backend.engine)
 
 
 def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
