@@ -35,7 +35,7 @@ def _add_common_options(parser, name: str, module) -> None:
     common = parser.add_argument_group("common options")
     brian = uses_brian(module) if is_typed(module) else True
     if brian:
-        _add_option(common, "--target", choices=TARGETS, default="cython",
+        _add_option(common, "--target", choices=TARGETS, default=getattr(module, "DEFAULT_TARGET", "cython"),
                     help="code generation target (default: %(default)s)")
     _add_option(common, "--seed", type=int, default=None, help="random seed (default: from the model file)")
     _add_option(common, "--output", type=Path, default=Path("data") / "runs" / f"{name}.h5",

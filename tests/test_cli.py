@@ -105,6 +105,15 @@ def test_common_options_are_not_added_twice():
             parser.parse_args(["run", "dfc", "--build-dir", "x"])
 
 
+def test_an_experiment_may_choose_its_default_target_and_engines_are_offered():
+    parser = build_parser()
+    assert parser.parse_args(["run", "xor"]).target == "cpp_standalone"  # DEFAULT_TARGET of the module
+    args = parser.parse_args(["run", "population", "--engine", "vectorised"])
+    assert args.target == "cython" and args.engine == "vectorised"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "population", "--engine", "warp"])
+
+
 def test_core_returns_an_outcome_and_writes_nothing(tmp_path):
     from dendritic.experiments import population
 

@@ -8,6 +8,7 @@ An experiment module defines::
     NAME = "my-experiment"            # the command: dendritic run my-experiment
     HELP = "one line for dendritic list and --help"
     BRIAN = True                      # optional (default True); False: no Brian, no Backend
+    DEFAULT_TARGET = "cython"         # optional: the default of --target
 
     def add_arguments(parser) -> None
         # the experiment's own options; every help ends with "(default: ...)", and a
