@@ -20,7 +20,7 @@ BIN = 50 * ms
 
 def test_tally_counts_the_events_and_bursts_of_each_population():
     spec = circuit_from_mapping(CIRCUIT)
-    with Backend("cython", seed=4) as backend:
+    with Backend("numpy", seed=4) as backend:  # (repeated post indices: Brian's numpy target adds with ufunc.at)
         circuit = build_circuit(spec, backend)
         tally = population_tally({"a": circuit.groups["a"], "b": circuit.groups["b"]}, BIN)
         circuit.network.add(*tally.objects)
@@ -32,8 +32,8 @@ def test_tally_counts_the_events_and_bursts_of_each_population():
     for k, (name, size) in enumerate(zip(tally.names, tally.sizes)):
         events, bursts = (np.histogram(times, bins=edges - 1e-6)[0] for times in monitors[name])
         assert events.sum() > 20 and bursts.sum() > 2
-        np.testing.assert_array_equal(rates["event_rate"][k] * size * float(BIN), events)
-        np.testing.assert_array_equal(rates["burst_rate"][k] * size * float(BIN), bursts)
+        np.testing.assert_allclose(rates["event_rate"][k] * size * float(BIN), events, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(rates["burst_rate"][k] * size * float(BIN), bursts, rtol=0, atol=1e-9)
         with np.errstate(invalid="ignore"):
             np.testing.assert_allclose(rates["burst_probability"][k], np.where(events > 0, bursts / events, np.nan))
 

@@ -1,7 +1,8 @@
 """``dendritic run xor`` (Payeur et al. 2021, Fig. 4) at a tiny size: the weights change
 only inside the learning windows, the teaching current has the sign of the target, an
-interrupted run resumes with the same numbers, and cython and cpp_standalone give the
-same spikes."""
+interrupted run resumes with the same numbers, and (opt-in, ``-m slow``) cython and
+cpp_standalone give the same spikes. (The chunk mechanics are compared across targets in
+``tests/test_continuation.py``, the XOR neuron in ``tests/neurons/test_burst_poisson.py``.)"""
 
 import numpy as np
 import pytest
@@ -89,6 +90,7 @@ def test_checkpoint_of_another_configuration_is_refused(small, tmp_path):
         xor.train(other, _backend(other, "numpy"), xor.checkpoint_path(output, 1), progress=False)
 
 
+@pytest.mark.slow  # compiling the ~250 Cython extensions of this network takes ~10 min on a fresh machine
 def test_cython_and_standalone_give_the_same_spikes(small):
     config, result, _, _ = small
     cython = xor.train(config, _backend(config, "cython"), None, progress=False)
