@@ -34,8 +34,12 @@ its checkpoint (with :func:`dendritic.io.write_results`, atomic).
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import brian2
 import numpy as np
-from brian2 import NeuronGroup, Quantity, Synapses
+from brian2 import NeuronGroup, Quantity, Synapses, device, prefs
 from brian2.core.variables import ArrayVariable
 
 __all__ = ["Chunks", "chunk_seed"]
@@ -67,10 +71,6 @@ def _carried(obj) -> list[str]:
 def _remove_run_args_files() -> None:
     """Delete the files Brian wrote for the last run's ``run_args`` (one per distinct
     array: a long chunked run would otherwise leave gigabytes of carried states)."""
-    from pathlib import Path
-
-    from brian2 import device
-
     folder = Path(device.project_dir) / "static_arrays"
     for name in device.run_args_arrays:
         for path in (folder / name, folder / (name + ".lock")):
@@ -109,8 +109,6 @@ class Chunks:
         if self._prepared:
             return
         if self.backend.standalone:
-            from brian2 import device, prefs
-
             # the carried state replaces what the set-up wrote (initial values included)
             device.insert_code("main", "set_from_command_line(args);")
             start = device.get_array_name(self.control.variables["chunk_start"])
@@ -145,20 +143,14 @@ class Chunks:
             if state is None:
                 state = self.state() if self._ran else {}
             run_args = {self.control.chunk_start: self.start(chunk), self.control.chunk_seed: seed}
-            for obj in self.objects:
-                for name in self.variables[obj.name]:
-                    key = f"{obj.name}.{name}"
-                    if key in state:
-                        run_args[obj.state(name)] = Quantity(np.asarray(state[key]), dim=obj.variables[name].dim)
+            for obj, name, key in self._carried():
+                if key in state:
+                    run_args[obj.state(name)] = Quantity(np.asarray(state[key]), dim=obj.variables[name].dim)
             self.backend.rerun(run_args)
-            from brian2 import device
-
             self.loop_seconds.append(float(getattr(device, "_last_run_time", float("nan"))))
             self._ran = True
             _remove_run_args_files()
             return
-        import brian2
-
         if state is not None:
             self.restore(state)
         self.network.t_ = float(self.start(chunk))
@@ -168,31 +160,29 @@ class Chunks:
             from dendritic.backend import _progress_bar
 
             report = _progress_bar(self.length)
-        import time
-
         begin = time.perf_counter()
         self.network.run(self.length, report=report)
         self.loop_seconds.append(time.perf_counter() - begin)
         self._ran = True
 
-    def restore(self, state: dict) -> None:
-        """Runtime targets: write a saved state into the network."""
+    def _carried(self):
+        """(object, variable name, state key ``"object.variable"``) of every carried variable."""
         for obj in self.objects:
             for name in self.variables[obj.name]:
-                key = f"{obj.name}.{name}"
-                if key in state:
-                    var = obj.variables[name]
-                    value = np.asarray(state[key])
-                    var.set_value(value.reshape(()) if var.scalar and value.size == 1 else value)
+                yield obj, name, f"{obj.name}.{name}"
+
+    def restore(self, state: dict) -> None:
+        """Runtime targets: write a saved state into the network."""
+        for obj, name, key in self._carried():
+            if key in state:
+                var = obj.variables[name]
+                value = np.asarray(state[key])
+                var.set_value(value.reshape(()) if var.scalar and value.size == 1 else value)
 
     def state(self) -> dict:
         """The carried variables after the last chunk, ``{"group.variable": array}`` (plain
         arrays in the variables' SI base units)."""
-        values = {}
-        for obj in self.objects:
-            for name in self.variables[obj.name]:
-                values[f"{obj.name}.{name}"] = np.array(obj.variables[name].get_value(), copy=True)
-        return values
+        return {key: np.array(obj.variables[name].get_value(), copy=True) for obj, name, key in self._carried()}
 
     def take(self, monitor, variable: str):
         """The samples of ``monitor.<variable>`` recorded in the last chunk (a runtime
