@@ -274,12 +274,12 @@ class _Records:
         return out
 
 
-def train(config: Config, backend: Backend, checkpoint: Path | None = None, restart: bool = False,
-          progress: bool = True, max_chunks: int | None = None) -> dict:
+def train(config: Config, backend: Backend, checkpoint: Path | None = None, progress: bool = True,
+          max_chunks: int | None = None) -> dict:
     """Run the protocol for ``config``'s seed on ``backend``; return the raw records
     (rates per bin, output averages, weights) and the final weights.
 
-    With a ``checkpoint`` path the run resumes from it (unless ``restart``) and writes
+    With a ``checkpoint`` path the run resumes from it (unless ``config.restart``) and writes
     it after every chunk; ``max_chunks``: stop after that many chunks of this call
     (the records are then partial: ``complete`` is False)."""
     backend.check_config(config)
@@ -289,7 +289,7 @@ def train(config: Config, backend: Backend, checkpoint: Path | None = None, rest
     plastic = _plastic(config.spec)
     fingerprint = _fingerprint(config)
     saved = None
-    if checkpoint is not None and checkpoint.exists() and not restart:
+    if checkpoint is not None and checkpoint.exists() and not config.restart:
         saved = read_results(checkpoint)
         if str(saved.get("fingerprint")) != fingerprint:
             raise cfg.ConfigError([f"{checkpoint}: a checkpoint of another configuration; remove it or run with "
@@ -378,9 +378,9 @@ def analyse(config: Config, raw: dict) -> dict:
                                                               response["correlation_with_output"].items()}}}
 
 
-def run_one(config: Config, backend: Backend, output: Path, restart: bool = False, progress: bool = True) -> dict:
+def run_one(config: Config, backend: Backend, output: Path, progress: bool = True) -> dict:
     """Train and analyse one seed; the results group of that seed."""
-    raw = train(config, backend, checkpoint_path(output, config.seed), restart=restart, progress=progress)
+    raw = train(config, backend, checkpoint_path(output, config.seed), progress=progress)
     analysis = analyse(config, raw)
     records = raw["records"]
     weights = {"t": records["weights_t"] * second, "mean": dict(records["weights"]), "final": raw["final_weights"]}
@@ -412,11 +412,10 @@ def _backend_for(backend: Backend, config: Config, seed: int) -> Backend:
 
 def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
     """Every seed of ``config``: costs, tests, rates, weights; a per-seed table."""
-    restart = config.restart
     per_seed = {}
     for seed in config.seeds:
         seeded = config.with_seed(seed)
-        per_seed[str(seed)] = run_one(seeded, _backend_for(backend, seeded, seed), Path(output), restart=restart)
+        per_seed[str(seed)] = run_one(seeded, _backend_for(backend, seeded, seed), Path(output))
     table = _table(per_seed)
     first = per_seed[str(config.seeds[0])]
     p = config.protocol
