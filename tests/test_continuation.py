@@ -73,12 +73,19 @@ def test_time_runs_on_from_chunk_to_chunk(cython_straight):
         np.testing.assert_allclose(recorded, float(k * LENGTH) + np.arange(10) * 0.005, atol=1e-9)
 
 
+def _assert_same_chunks(a, b):
+    """The same spikes (neuron for neuron, times to 1e-12 s) and sample times in every chunk."""
+    assert len(a) == len(b)
+    for (t1, i1, r1), (t2, i2, r2) in zip(a, b):
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_allclose(t1, t2, atol=1e-12)
+        np.testing.assert_allclose(r1, r2, atol=1e-12)
+
+
 def test_resumed_run_gives_the_same_spikes(cython_straight, tmp_path):
     straight, weights = cython_straight
     resumed, resumed_weights = _chunked("cython", tmp_path, 4, resume_at=2)
-    for (t1, i1, _), (t2, i2, _) in zip(straight, resumed):
-        np.testing.assert_array_equal(i1, i2)
-        np.testing.assert_allclose(t1, t2, atol=1e-12)
+    _assert_same_chunks(straight, resumed)
     np.testing.assert_array_equal(weights, resumed_weights)
     assert weights.max() > 0.1e-3  # the weights did change along the run
 
@@ -86,8 +93,5 @@ def test_resumed_run_gives_the_same_spikes(cython_straight, tmp_path):
 def test_standalone_chunks_equal_cython_chunks(cython_straight, tmp_path):
     straight, weights = cython_straight
     standalone, standalone_weights = _chunked("cpp_standalone", tmp_path, 4, resume_at=3)
-    for (t1, i1, r1), (t2, i2, r2) in zip(straight, standalone):
-        np.testing.assert_array_equal(i1, i2)
-        np.testing.assert_allclose(t1, t2, atol=1e-12)
-        np.testing.assert_allclose(r1, r2, atol=1e-12)
+    _assert_same_chunks(straight, standalone)
     np.testing.assert_allclose(weights, standalone_weights, rtol=0, atol=1e-15)
