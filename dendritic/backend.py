@@ -399,21 +399,9 @@ _THRESHOLD_LOOP = """    long _count = 0;
     }
 """
 
-_BLOCKED_THRESHOLD_LOOP = """    long _count = 0;
+_BLOCKED_THRESHOLD_LOOP = ("""    long _count = 0;
     {% if '_rand(' in vector_code or '_randn(' in vector_code or 'poisson' in vector_code %}
-    for(size_t _idx=0; _idx<N; _idx++)
-    {
-        const size_t _vectorisation_idx = _idx;
-        {{vector_code|autoindent}}
-        if(_cond) {
-            {{_eventspace}}[_count++] = _idx;
-            {% if _uses_refractory %}
-            {{not_refractory}}[_idx] = false;
-            {{lastspike}}[_idx] = {{t}};
-            {% endif %}
-        }
-    }
-    {% else %}
+""" + _THRESHOLD_LOOP.split("\n", 1)[1] + """    {% else %}
     // dendritic engine (issue 22): blocks of 64 neurons; a vectorised test whether any
     // neuron of the block has the event, then (only then) a vectorised bit mask of the
     // block's events, read out in neuron order: Brian's event space
@@ -451,19 +439,22 @@ _BLOCKED_THRESHOLD_LOOP = """    long _count = 0;
         }
     }
     {% endif %}
-"""
+""")  # conditions that draw random numbers: Brian's loop, as above
+
+def _elapsed(indent: str) -> str:
+    """Brian's reading of the loop's elapsed time (network.cpp), indented by ``indent``."""
+    lines = ["{% if openmp_pragma('with_openmp') %}", "elapsed_realtime = omp_get_wtime() - start;", "{% else %}",
+             "current = std::clock();",
+             "elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);",
+             "{% endif %}"]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
 
 # Brian's network loop reads the CPU clock after every time step (a system call, ~0.2 us
 # here, 3-4 % of the XOR network's loop) to compare with a maximal run time. The
 # engine reads it once after the loop unless a maximal run time is set; the reported
 # loop time is the same quantity (CPU time without OpenMP, wall time with it).
-_CLOCK_EVERY_STEP = """        {% if openmp_pragma('with_openmp') %}
-        elapsed_realtime = omp_get_wtime() - start;
-        {% else %}
-        current = std::clock();
-        elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);
-        {% endif %}
-
+_CLOCK_EVERY_STEP = _elapsed("        ") + """
         {% if maximum_run_time is not none %}
         if(elapsed_realtime>{{maximum_run_time}})
         {
@@ -476,13 +467,7 @@ _CLOCK_EVERY_STEP = """        {% if openmp_pragma('with_openmp') %}
 """
 
 _CLOCK_AFTER_LOOP = """        {% if maximum_run_time is not none %}
-        {% if openmp_pragma('with_openmp') %}
-        elapsed_realtime = omp_get_wtime() - start;
-        {% else %}
-        current = std::clock();
-        elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);
-        {% endif %}
-        if(elapsed_realtime>{{maximum_run_time}})
+""" + _elapsed("        ") + """        if(elapsed_realtime>{{maximum_run_time}})
         {
             did_break_early = true;
             break;
@@ -490,13 +475,7 @@ _CLOCK_AFTER_LOOP = """        {% if maximum_run_time is not none %}
         {% endif %}
     }
     // dendritic engine (issue 22): the loop's time read once, after the loop
-    {% if openmp_pragma('with_openmp') %}
-    elapsed_realtime = omp_get_wtime() - start;
-    {% else %}
-    current = std::clock();
-    elapsed_realtime = (double)(current - start)/({{ openmp_pragma('get_num_threads') }} * CLOCKS_PER_SEC);
-    {% endif %}
-"""
+""" + _elapsed("    ")
 
 _ORIGINAL_TEMPLATER: list = []
 
