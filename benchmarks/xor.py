@@ -11,17 +11,21 @@ and the wall time these give for the full protocol (16,070 s simulated) and a
 shortened one (200 epochs of 4 s examples: 3,238 s). Reference on this machine: the
 published Auryn code, 2.19 simulated s per wall s and 27.6 MB (issue 22).
 
-``report``: summarises finished runs (``dendritic run xor`` HDF5 files): per seed the
-output event rate of each pattern after learning, solved or not, the last epoch cost,
-the measured speed.
+``report``: keeps a summary of each seed of finished runs (``dendritic run xor`` HDF5
+files) in ``benchmarks/results/xor/<experiment>_seed<k>.json`` (committed, so seeds run in
+different sessions add up), then prints the table of all of them per experiment file
+(output event rate per pattern after learning, solved or not, epoch cost first and last
+ten epochs, the teaching-response correlations, the measured speed) and draws
+``<experiment>_summary.png`` (cost per epoch per seed; rates after learning, 6 Hz line).
 
 Usage::
 
     python benchmarks/xor.py measure                       # 2 chunks of 40 s, N = 500, one core
     python benchmarks/xor.py measure --threads 2
     python benchmarks/xor.py report data/runs/xor_full/xor.h5
+    python benchmarks/xor.py report                        # the table of the summaries kept
 
-Writes ``benchmarks/results/xor_measure.json`` (and ``xor_report.json``).
+Writes ``benchmarks/results/xor_measure.json`` (and ``xor_report.json``, ``xor/``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -85,28 +91,105 @@ def measure(args) -> dict:
     return result
 
 
-def report(args) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from dendritic.io import read_results
+def _neurons(attrs: dict) -> int:
+    """Population size of a run: its attribute, or (files written before it was kept)
+    the experiment file's default when the command line did not set ``--neurons``."""
+    if "neurons_per_population" in attrs:
+        return int(attrs["neurons_per_population"])
+    if "--neurons" in str(attrs.get("command", "")):
+        raise ValueError(f"{attrs.get('command')}: the population size is not recorded; rerun `report` on a newer file")
+    from dendritic.experiments import xor
 
-    rows = []
+    config = xor.load_config(Path(str(attrs["experiment_file"])).stem)
+    return int(config.spec.values["populations"][0]["N"])
+
+
+def _seed_summary(path: Path, seed: str, res: dict, attrs: dict) -> dict:
+    """What a finished seed keeps in git: the tests, the epoch-cost curve, the teaching
+    response and the speed (a few kB; the run's HDF5 stays in data/)."""
+    def rates(phase):
+        test = res["tests"][phase]
+        return {str(p): float(r) for p, r in zip(test["pattern"], np.asarray(test["event_rate"]))}
+
+    cost = np.asarray(res["epochs"]["cost"], dtype=float)
+    timeline = res["examples_timeline"]
+    durations = np.asarray(timeline["end"] - timeline["start"], dtype=float)
+    return {"experiment_file": str(attrs.get("experiment_file", "")), "file": str(path), "seed": int(seed),
+            "neurons_per_population": _neurons(attrs), "command": str(attrs.get("command", "")), "created": str(attrs.get("created", "")),
+            "example_duration_s": float(np.median(durations)) if durations.size else None,
+            "epochs": int(cost.size), "solved": bool(res["solved"]),
+            "before_Hz": rates("test_before"), "after_Hz": rates("test_after"),
+            "epoch_cost": [round(float(c), 5) for c in cost],
+            "r_hidden1": float(res["teaching_response"]["correlation_with_output"].get("hidden1", np.nan)),
+            "r_hidden2": float(res["teaching_response"]["correlation_with_output"].get("hidden2", np.nan)),
+            "timing": {k: float(v) for k, v in res["timing"].items()}}
+
+
+def report(args) -> dict:
+    """Per-seed summaries of finished runs into benchmarks/results/xor/, then the table of
+    every summary there (seeds finished in earlier sessions included)."""
+    sys.path.insert(0, str(ROOT))
+    from dendritic.io import read_attributes, read_results, write_json
+
+    out = RESULTS / "xor"
     for path in args.files:
-        results = read_results(path)
+        results, attrs = read_results(path), read_attributes(path)
+        stem = Path(str(attrs.get("experiment_file", "xor"))).stem
         for seed, res in results["seeds"].items():
-            after = res["tests"]["test_after"]
-            timing = {k: float(v) for k, v in res["timing"].items()}
-            rows.append({"file": str(path), "seed": int(seed), "solved": bool(res["solved"]),
-                         "after_Hz": {p: float(r) for p, r in zip(after["pattern"], after["event_rate"])},
-                         "last_epoch_cost": float(res["epochs"]["cost"][-1]) if len(res["epochs"]["cost"]) else None,
-                         "first_epoch_cost": float(res["epochs"]["cost"][0]) if len(res["epochs"]["cost"]) else None,
-                         "sim_s_per_wall_s": timing.get("sim_s_per_wall_s")})
+            write_json(out / f"{stem}_seed{int(seed)}.json", _seed_summary(Path(path), seed, res, attrs), indent=1)
+    return summarise(out)
+
+
+def summarise(folder: Path) -> dict:
+    """Table and figure of every per-seed summary in ``folder``, per experiment file."""
+    rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*_seed*.json"))]
+    experiments = {}
     for row in rows:
-        rates = ", ".join(f"{p} {r:.1f}" for p, r in row["after_Hz"].items())
-        print(f"seed {row['seed']}: {rates} Hz; solved {row['solved']}; epoch cost {row['first_epoch_cost']:.2f} -> "
-              f"{row['last_epoch_cost']:.2f}")
-    solved = sum(r["solved"] for r in rows)
-    print(f"solved in {solved} of {len(rows)} seeds")
-    return {"rows": rows, "solved": solved}
+        experiments.setdefault(Path(row["experiment_file"]).stem, []).append(row)
+    summary = {}
+    for name, group in experiments.items():
+        group.sort(key=lambda r: r["seed"])
+        print(f"{name}:")
+        for row in group:
+            rates = ", ".join(f"{p} {r:.1f}" for p, r in row["after_Hz"].items())
+            cost = row["epoch_cost"]
+            speed = row["timing"].get("sim_s_per_wall_s", float("nan"))
+            print(f"  seed {row['seed']}: after learning {rates} Hz; solved {'yes' if row['solved'] else 'no'}; "
+                  f"epoch cost {np.mean(cost[:10]):.3f} (first 10) -> {np.mean(cost[-10:]):.3f} (last 10); "
+                  f"r hidden1 {row['r_hidden1']:.2f}, hidden2 {row['r_hidden2']:.2f}; {speed:.2f} sim s per wall s")
+        solved = sum(r["solved"] for r in group)
+        print(f"  solved in {solved} of {len(group)} seeds")
+        summary[name] = {"seeds": [r["seed"] for r in group], "solved": solved,
+                         "sim_s_per_wall_s": [r["timing"].get("sim_s_per_wall_s") for r in group]}
+        _figure(name, group, folder / f"{name}_summary.png")
+    return summary
+
+
+def _figure(name: str, group: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for row in group:
+        a.plot(np.arange(1, len(row["epoch_cost"]) + 1), row["epoch_cost"], lw=0.8, label=f"seed {row['seed']}")
+    a.set_xlabel("epoch")
+    a.set_ylabel("summed cost per epoch")
+    a.legend(frameon=False, fontsize=8)
+    patterns = list(group[0]["after_Hz"])
+    width = 0.8 / len(group)
+    for k, row in enumerate(group):
+        x = np.arange(len(patterns)) + (k - (len(group) - 1) / 2) * width
+        b.bar(x, [row["after_Hz"][p] for p in patterns], width, label=f"seed {row['seed']}")
+    b.axhline(6.0, color="k", ls="--", lw=0.8)
+    b.set_xticks(np.arange(len(patterns)), patterns)
+    b.set_ylabel("output event rate after learning (Hz)")
+    fig.suptitle(f"{name}: solved in {sum(r['solved'] for r in group)} of {len(group)} seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"  figure: {path}")
 
 
 def main(argv=None) -> None:
@@ -118,8 +201,8 @@ def main(argv=None) -> None:
     m.add_argument("--chunks", type=int, default=2)
     m.add_argument("--threads", type=int, default=0)
     m.add_argument("--build-dir", default=None)
-    r = sub.add_parser("report", help="summarise finished runs")
-    r.add_argument("files", nargs="+")
+    r = sub.add_parser("report", help="keep per-seed summaries of finished runs, then summarise them all")
+    r.add_argument("files", nargs="*")
     args = parser.parse_args(argv)
     result = measure(args) if args.command == "measure" else report(args)
     RESULTS.mkdir(parents=True, exist_ok=True)

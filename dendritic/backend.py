@@ -256,7 +256,7 @@ class Backend:
         _ACTIVE_ENGINE.update(settings)
         prefs.codegen.cpp.extra_compile_args_gcc = _BRIAN_GCC_ARGS + (VECTORISE_GCC_ARGS if settings.get("vectorise")
                                                                       else [])
-        _install_templates(bool(settings.get("templates")) and self.standalone)
+        _install_templates(("engine" if settings.get("templates") else "report") if self.standalone else None)
         _vector_math(bool(settings.get("vector_math")) and self.standalone, self.build_dir if self.standalone else None)
         prefs.core.default_float_dtype = np.float32 if settings.get("float32") else np.float64
         defaultclock.dt = self.dt
@@ -273,7 +273,7 @@ class Backend:
             device.reinit()
             set_device("runtime")
         _ACTIVE_ENGINE.clear()
-        _install_templates(False)
+        _install_templates(None)
         _vector_math(False, None)
         prefs.codegen.cpp.extra_compile_args_gcc = list(_BRIAN_GCC_ARGS)
         prefs.core.default_float_dtype = np.float64
@@ -477,20 +477,58 @@ _CLOCK_AFTER_LOOP = """        {% if maximum_run_time is not none %}
     // dendritic engine (issue 22): the loop's time read once, after the loop
 """ + _elapsed("    ")
 
-_ORIGINAL_TEMPLATER: list = []
+# Brian's loop also reads the CPU clock for its progress report (``report=``) once per
+# code object and step: 169 reads per step in the XOR network, a system call each
+# (~1 us here: 60 % of the XOR experiment's time, measured with perf). The report's
+# clock is read once every 256 steps instead (25.6 ms of simulated time at dt = 0.1 ms),
+# on every engine: it changes when progress lines are printed, nothing that is computed.
+_REPORT_PER_OBJECT = """            if (report_func)
+            {
+                {% if openmp_pragma('with_openmp') %}
+                const double elapsed = omp_get_wtime() - start;
+                {% else %}
+                current = std::clock();
+                const double elapsed = ((double)(current - start) / CLOCKS_PER_SEC);
+                {% endif %}
+                if (elapsed > next_report_time)
+                {
+                    report_func(elapsed, (clock->t[0]-t_start)/duration, t_start, duration);
+                    next_report_time += report_period;
+                }
+            }
+"""
+_OBJECT_LOOP = """        for(size_t i=0; i<objects.size(); i++)
+        {
+"""
+_REPORT_EVERY_256_STEPS = """        // dendritic: the progress report's clock read every 256 steps (not per object and step)
+        if (report_func && ((++_report_steps) & 255) == 0)
+        {
+""" + "".join(line[4:] + "\n" for line in _REPORT_PER_OBJECT.splitlines()[2:-1]) + """        }
+""" + _OBJECT_LOOP
+_LOOP_START = """    bool did_break_early = false;
+"""
+_REPORT_COUNTER = _LOOP_START + """    unsigned long _report_steps = 0;
+"""
+
+#: template patches: name -> [(template, Brian's text, replacement)], applied in order
+_PATCHES = {
+    "report": [("network.cpp", _REPORT_PER_OBJECT, ""), ("network.cpp", _OBJECT_LOOP, _REPORT_EVERY_256_STEPS),
+               ("network.cpp", _LOOP_START, _REPORT_COUNTER)],
+    "engine": [("threshold.cpp", _THRESHOLD_LOOP, _BLOCKED_THRESHOLD_LOOP),
+               ("network.cpp", _CLOCK_EVERY_STEP, _CLOCK_AFTER_LOOP)],
+}
+_TEMPLATERS: dict = {}
 
 
-def _engine_templater(original):
-    """A templater like ``original`` with the engine's ``threshold.cpp`` and
-    ``network.cpp``, or ``None`` if Brian's templates are not the ones this was written
-    for (another Brian version)."""
+def _patched_templater(original, patches):
+    """A templater like ``original`` with ``patches`` applied to its templates, or ``None``
+    if Brian's templates are not the ones they were written for (another Brian version)."""
     from brian2.codegen.templates import LazyTemplateLoader, Templater
     from jinja2 import ChoiceLoader, DictLoader
 
     patched = {}
-    for name, old, new in (("threshold.cpp", _THRESHOLD_LOOP, _BLOCKED_THRESHOLD_LOOP),
-                           ("network.cpp", _CLOCK_EVERY_STEP, _CLOCK_AFTER_LOOP)):
-        source = original.env.loader.get_source(original.env, name)[0]
+    for name, old, new in patches:
+        source = patched.get(name) or original.env.loader.get_source(original.env, name)[0]
         if source.count(old) != 1:
             log.warning("Brian's %s template is not the expected one; keeping Brian's templates", name)
             return None
@@ -502,12 +540,14 @@ def _engine_templater(original):
     return templater
 
 
-def _install_templates(on: bool) -> None:
-    """Use the engine's templates for standalone code (``on``) or Brian's own."""
+def _install_templates(kind: str | None) -> None:
+    """Standalone templates: ``None`` Brian's own, ``"report"`` Brian's with the progress
+    report's clock read every 256 steps, ``"engine"`` that plus the engine's threshold
+    and network loops."""
     from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 
-    if not _ORIGINAL_TEMPLATER:
-        _ORIGINAL_TEMPLATER.append(CPPStandaloneCodeObject.templater)
-        _ORIGINAL_TEMPLATER.append(_engine_templater(CPPStandaloneCodeObject.templater))
-    original, engine = _ORIGINAL_TEMPLATER
-    CPPStandaloneCodeObject.templater = engine if (on and engine is not None) else original
+    if not _TEMPLATERS:
+        original = _TEMPLATERS[None] = CPPStandaloneCodeObject.templater
+        _TEMPLATERS["report"] = _patched_templater(original, _PATCHES["report"])
+        _TEMPLATERS["engine"] = _patched_templater(original, _PATCHES["report"] + _PATCHES["engine"])
+    CPPStandaloneCodeObject.templater = _TEMPLATERS.get(kind) or _TEMPLATERS[None]

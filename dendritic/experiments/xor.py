@@ -436,7 +436,10 @@ def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
                          "r_hidden2": np.array([row["r_hidden2"] for row in table]),
                          **{f"after_{pattern}_Hz": np.array([row["after"][k] for row in table])
                             for k, pattern in enumerate(table[0]["patterns"])}}}
-    return Outcome(results, attrs={"experiment_file": config.file, "network": config.spec.source},
+    attrs = {"experiment_file": config.file, "network": config.spec.source,
+             "neurons_per_population": int(config.spec.values["populations"][0]["N"]), "epochs": int(p.epochs),
+             "example_duration_s": float(p.example_duration)}
+    return Outcome(results, attrs=attrs,
                    figure=lambda: figure(first, config, title=title, seeds=per_seed), summary=summary)
 
 
