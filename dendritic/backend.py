@@ -30,6 +30,7 @@ Cython target draws those from a different stream).
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -160,6 +161,44 @@ def limit_make_jobs() -> None:
         prefs.devices.cpp_standalone.extra_make_args_unix = [a for a in current if a != "-j"] + [f"-j{jobs}"]
 
 
+#: build folders this process holds (resolved path -> open lock file descriptor)
+_BUILD_LOCKS: dict = {}
+LOCK_FILE = ".dendritic-build.lock"
+
+
+def lock_build_dir(path: Path) -> None:
+    """Hold ``path`` for this process until :func:`unlock_build_dir`: a second process
+    building or running in the same standalone folder waits (and says so) instead of
+    overwriting this one's code, binary or results. An advisory ``flock``, released by
+    the kernel when the process ends, however it ends."""
+    import fcntl
+    import os
+
+    key = Path(path).resolve()
+    if key in _BUILD_LOCKS:
+        return
+    fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        log.info("standalone build folder %s is in use by process %s; waiting for it to finish", path, holder)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _BUILD_LOCKS[key] = fd
+
+
+def unlock_build_dir(path: Path) -> None:
+    import fcntl
+    import os
+
+    fd = _BUILD_LOCKS.pop(Path(path).resolve(), None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def check_target(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
@@ -174,6 +213,8 @@ class Backend:
     target : ``"numpy"``, ``"cython"`` or ``"cpp_standalone"``.
     build_dir : folder for the generated C++ project (standalone only); a fresh
         temporary folder when not given. Keep it under ``data/`` (git-ignored) or ``/tmp``.
+        The backend holds it while active (:func:`lock_build_dir`): another process
+        given the same folder waits until this one is done.
     seed : seed of Brian's random number generator (and of NumPy's legacy generator).
     dt : simulation time step.
     threads : OpenMP threads for standalone (0: no OpenMP).
@@ -181,10 +222,23 @@ class Backend:
     engine : name of an engine setting of :data:`ENGINES` (default ``"reference"``: what
         the package computed before issue 22, spike for spike).
     profile : collect Brian's per-code-object profile (``network.profiling_info``).
+    build_cache : standalone: a folder of compiled binaries keyed by a digest of the
+        generated code (:func:`code_digest`). A build whose code was compiled before,
+        in this or another process, copies that binary instead of compiling; only the
+        data (weights, initial values, ``static_arrays/``) is its own. With it the seed
+        is given to the binary at run time (``DENDRITIC_SEED``, see
+        :data:`RUN_TIME_SEED`), so that runs differing in seed share one binary.
+    portable : compile without ``-march=native`` (a binary that runs on other CPUs of
+        the same architecture, e.g. the nodes of a cluster).
     """
 
     def __init__(self, target: str = "cython", build_dir=None, seed: int | None = 0, dt=0.1 * ms,
-                 threads: int = 0, progress: bool = False, engine: str = "reference", profile: bool = False):
+                 threads: int = 0, progress: bool = False, engine: str = "reference", profile: bool = False,
+                 build_cache=None, portable: bool = False):
+        self.build_cache = Path(build_cache) if build_cache is not None else None
+        self.portable = portable
+        #: whether the last standalone build compiled (False: a cached binary was used)
+        self.compiled = None
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
         self.engine = engine
@@ -197,6 +251,7 @@ class Backend:
         self._build_dir = Path(build_dir) if build_dir is not None else None
         self._overrides: dict = {}
         self._built = False
+        self._network = None
 
     @classmethod
     def for_config(cls, config, target: str = "cython", **options) -> "Backend":
@@ -243,6 +298,7 @@ class Backend:
         gc.collect()
         if self.standalone:
             self.build_dir.mkdir(parents=True, exist_ok=True)
+            lock_build_dir(self.build_dir)
             set_device("cpp_standalone", directory=str(self.build_dir), build_on_run=False)
             prefs.devices.cpp_standalone.openmp_threads = self.threads
             limit_make_jobs()
@@ -260,8 +316,16 @@ class Backend:
         _vector_math(bool(settings.get("vector_math")) and self.standalone, self.build_dir if self.standalone else None)
         prefs.core.default_float_dtype = np.float32 if settings.get("float32") else np.float64
         defaultclock.dt = self.dt
+        if self.portable:
+            prefs.codegen.cpp.extra_compile_args_gcc = [a for a in prefs.codegen.cpp.extra_compile_args_gcc
+                                                        if a != "-march=native"]
         if self.seed is not None:
-            brian2.seed(self.seed)
+            brian2.seed(self.seed)  # NumPy's legacy generator and Brian's (runtime, or compiled in)
+            if self.standalone and self.build_cache is not None:
+                if device.main_queue and device.main_queue[-1][0] == "seed":
+                    device.main_queue.pop()  # Brian's compiled-in seed: read at run time instead
+                threads = max(1, int(self.threads or 0))
+                device.insert_code("main", RUN_TIME_SEED.format(threads=threads))
         self._built = False
         return self
 
@@ -272,6 +336,7 @@ class Backend:
         if self.standalone:
             device.reinit()
             set_device("runtime")
+            unlock_build_dir(self.build_dir)
         _ACTIVE_ENGINE.clear()
         _install_templates(None)
         _vector_math(False, None)
@@ -298,11 +363,81 @@ class Backend:
         report = None
         if self.progress:
             report = "stdout" if self.standalone else _progress_bar(duration)
+        end = float(network.t) + float(duration)
         network.run(duration, report=report, profile=self.profile)
+        self._network = network
         if self.standalone:
-            device.build(directory=str(self.build_dir), compile=True, run=execute,
-                         with_output=self.progress, clean=False)
+            self._build(execute)
             self._built = True
+            if execute:
+                _check_completed()
+                check_finite(network)
+        elif float(network.t) < end - 0.5 * float(self.dt):  # Brian's Ctrl-C stop
+            from dendritic.errors import Interrupted
+
+            raise Interrupted(f"SIGINT (the run stopped at {float(network.t):g} s of {end:g} s)")
+        else:
+            check_finite(network)
+
+    def _build(self, execute: bool) -> None:
+        """``device.build`` in its three phases, each announced (the first two take
+        minutes on a large network): code generation, compilation, the run."""
+        directory = str(self.build_dir)
+        log.info("generating code in %s", directory)
+        device.build(directory=directory, compile=False, run=False, with_output=self.progress, clean=False)
+        sources = sorted(f for f in device.writer.source_files if f.endswith(".cpp"))
+        if self.build_cache is None:
+            self._compile(sources)
+        else:
+            self._compile_cached(sources)
+        if execute:
+            log.info("running")
+            self._set_run_time_seed()
+            device.run(directory=directory, with_output=self.progress)
+
+    def _compile(self, sources) -> None:
+        stale = [f for f in sources if _stale(self.build_dir / f)]
+        if stale:
+            log.info("compiling %d of %d files (make %s)", len(stale), len(sources),
+                     " ".join(prefs.devices.cpp_standalone.extra_make_args_unix))
+        from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+        device.compile_source(str(self.build_dir), get_compiler_and_args()[0], False, False)
+        self.compiled = bool(stale)
+
+    def _compile_cached(self, sources) -> None:
+        """The binary of :attr:`build_cache` for this code, compiled here if there is none
+        yet (one process compiles a digest; others wait for it, then copy)."""
+        import os
+        import shutil
+
+        digest = code_digest(self.build_dir, sorted(device.writer.source_files | device.writer.header_files))
+        cached = self.build_cache / digest
+        cached.mkdir(parents=True, exist_ok=True)
+        lock_build_dir(cached)
+        try:
+            binary = cached / "main"
+            if binary.exists():
+                log.info("using the binary compiled for the same code (%s)", cached)
+                target = self.build_dir / "main"
+                tmp = target.with_name(f".main.{os.getpid()}.tmp")
+                shutil.copy2(binary, tmp)
+                os.replace(tmp, target)
+                self.compiled = False
+                return
+            self._compile(sources)
+            tmp = cached / f".main.{os.getpid()}.tmp"
+            shutil.copy2(self.build_dir / "main", tmp)
+            os.replace(tmp, binary)
+            self.compiled = True
+        finally:
+            unlock_build_dir(cached)
+
+    def _set_run_time_seed(self) -> None:
+        if self.build_cache is not None and self.seed is not None:
+            import os
+
+            os.environ["DENDRITIC_SEED"] = str(int(self.seed))  # inherited by the binary
 
     def rerun(self, run_args: Mapping) -> None:
         """Standalone only: run the compiled binary again with new values (no rebuild)."""
@@ -310,7 +445,11 @@ class Backend:
             raise RuntimeError("rerun() needs the cpp_standalone target; on runtime targets use sweep()")
         if not self._built:
             raise RuntimeError("rerun() needs a binary: call run() first")
+        self._set_run_time_seed()
         device.run(run_args=dict(run_args), with_output=self.progress)
+        _check_completed()
+        if self._network is not None:
+            check_finite(self._network)
 
     def sweep(self, build: Callable[["Backend"], object], duration, points: list[Mapping],
               collect: Callable[[object], dict]) -> list[dict]:
@@ -351,22 +490,115 @@ class Backend:
         }
         if self.engine != "reference":
             described["engine"] = self.engine
+        if self.standalone and self.build_cache is not None:
+            described["compiled"] = bool(self.compiled)  # False: a cached binary of the same code
+        if self.portable:
+            described["portable"] = True
         return described
 
 
+#: C++ that seeds Brian's generators from the environment variable ``DENDRITIC_SEED``
+#: where Brian's ``seed(s)`` would (``_random_generators[i].seed(s + i)``): the same
+#: stream, and the seed no longer part of the code (builds with a ``build_cache``)
+RUN_TIME_SEED = """{{
+    const char* _dendritic_seed = getenv("DENDRITIC_SEED");
+    if (_dendritic_seed == NULL) {{
+        std::cerr << "dendritic: DENDRITIC_SEED is not set" << std::endl;
+        return 2;
+    }}
+    for (int _i=0; _i<{threads}; _i++)
+        brian::_random_generators[_i].seed(std::stoul(_dendritic_seed) + _i);
+}}"""
+
+
+#: a line of main.cpp that sets a clock's time before a run; Brian writes these for a
+#: Python ``set`` of clocks, in an order that differs from process to process
+_CLOCK_RESET = re.compile(rb"^\s*_array_\w*clock_(timestep|t)\[0\] = [-+.\deE]+;\s*$")
+
+
+def _canonical(text: bytes) -> bytes:
+    """``text`` with each run of consecutive clock-reset lines sorted (they set distinct
+    variables to constants, so their order means nothing)."""
+    lines, out, run = text.split(b"\n"), [], []
+    for line in lines:
+        if _CLOCK_RESET.match(line):
+            run.append(line)
+            continue
+        out.extend(sorted(run))
+        run = []
+        out.append(line)
+    out.extend(sorted(run))
+    return b"\n".join(out)
+
+
+def code_digest(build_dir: Path, files) -> str:
+    """SHA-256 (16 hex digits) of the generated project: the sources, headers and the
+    makefile (compiler flags), not the data (``static_arrays/``) nor the results; the
+    order of Brian's clock resets in ``main.cpp`` (a set's order) does not count."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in [*sorted(files), "makefile"]:
+        path = Path(build_dir) / name
+        if path.exists():
+            digest.update(name.encode() + b"\0" + _canonical(path.read_bytes()) + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _stale(source: Path) -> bool:
+    """Whether make will compile ``source`` (its object file missing or older)."""
+    target = source.with_suffix(".o")
+    return not target.exists() or target.stat().st_mtime < source.stat().st_mtime
+
+
+def check_finite(network) -> None:
+    """Raise :class:`~dendritic.errors.DendriticError` if a state variable of a
+    differential equation in ``network`` is NaN or above 1e50 in size after a run (Brian
+    only warns, once per process): a diverged simulation is not a result."""
+    from brian2 import Group
+    from brian2.equations.equations import Equations
+
+    from dendritic.errors import DendriticError
+
+    for obj in network.objects:
+        equations = getattr(obj, "equations", None)
+        if not isinstance(obj, Group) or not isinstance(equations, Equations):
+            continue
+        for name in equations.diff_eq_names:
+            values = np.asarray(obj.state(name, use_units=False))
+            if values.size and (np.isnan(values).any() or (np.abs(values) > 1e50).any()):
+                raise DendriticError(f"the simulation diverged: {obj.name}.{name} is NaN or above 1e50 after the run "
+                                     f"(t = {float(network.t):g} s); check the model file's values (weights, time "
+                                     "constants) or take a smaller dt")
+
+
+def _check_completed() -> None:
+    """Raise :class:`~dendritic.errors.Interrupted` if the standalone binary stopped
+    before the end of its run (its own SIGINT handler stops the loop, writes the results
+    and exits 0: a truncated run that would look complete)."""
+    fraction = getattr(device, "_last_run_completed_fraction", 1.0)
+    if fraction is not None and float(fraction) < 1.0 - 1e-12:
+        from dendritic.errors import Interrupted
+
+        raise Interrupted(f"SIGINT (the standalone binary stopped at {100 * float(fraction):.1f} % of its run)")
+
+
 def _progress_bar(duration):
-    """A Brian ``report`` callback drawing a tqdm bar in simulated seconds."""
+    """A Brian ``report`` callback drawing one tqdm bar in simulated seconds with the
+    time left: redrawn in place on a terminal, a line at most every 30 s in a log file."""
+    import sys
+
     from tqdm.auto import tqdm
 
     state = {}
+    interval = 0.1 if sys.stderr.isatty() else 30.0
 
     def report(elapsed, completed, start, total):
         bar = state.get("bar")
         if bar is None:
-            bar = state["bar"] = tqdm(total=float(total), unit="s sim", desc="simulating",
+            bar = state["bar"] = tqdm(total=float(total), unit="s sim", desc="simulating", mininterval=interval,
                                       bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} s [{elapsed}<{remaining}]")
-        bar.n = float(completed) * float(total)
-        bar.refresh()
+        bar.update(float(completed) * float(total) - bar.n)
         if completed >= 1.0:
             bar.close()
 

@@ -5,7 +5,10 @@ is in :mod:`dendritic.experiments` (whose docstring describes the protocol)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 __all__ = ["main", "build_parser", "run_experiment"]
@@ -50,9 +53,15 @@ def _add_common_options(parser, name: str, module) -> None:
                     help="standalone build folder (default: %(default)s)")
         _add_option(common, "--threads", type=int, default=0,
                     help="OpenMP threads of the standalone binary, 0: no OpenMP (default: %(default)s)")
+        _add_option(common, "--build-cache", type=Path, default=None,
+                    help="folder of compiled standalone binaries keyed by a digest of the generated code: a run "
+                         "whose code was compiled before copies the binary instead of compiling (the seed is "
+                         "then read at run time) (default: none)")
+        _add_option(common, "--portable", action="store_true",
+                    help="compile without -march=native, for a binary that runs on other machines (default: off)")
         from dendritic.backend import ENGINES
 
-        _add_option(common, "--engine", choices=sorted(ENGINES), default="reference",
+        _add_option(common, "--engine", choices=sorted(ENGINES), default=getattr(module, "DEFAULT_ENGINE", "reference"),
                     help="standalone engine settings (dendritic.backend.ENGINES; 'vectorised' gives the same "
                          "spikes faster, compiles longer) (default: %(default)s)")
 
@@ -73,6 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(sub)
         _add_common_options(sub, name, module)
         sub.set_defaults(module=module)
+
+    sweep = commands.add_parser(
+        "sweep", help="run an experiment over a grid of values and seeds on Dask (one build, many runs)",
+        description="The cartesian product of the --set values and the seeds, one run of the experiment per "
+                    "point, on a Dask LocalCluster (one worker per core) or --scheduler; see dendritic.sweep. "
+                    'Example: dendritic sweep population --set "connections[0].weight=0.5 mV,1 mV" --seeds 1-2 '
+                    '-- --target cpp_standalone --duration "1 s"', formatter_class=_HelpFormatter)
+    sweep.add_argument("experiment", choices=sorted(available()), metavar="EXPERIMENT")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,...",
+                       help="a key of the experiment file and its values, comma-separated (repeatable: the grid is "
+                            "their product) (default: none)")
+    sweep.add_argument("--seeds", default="1", help='seeds, e.g. "1-5" or "1,3" (default: %(default)s)')
+    sweep.add_argument("--scheduler", default=None,
+                       help="address of a Dask scheduler, e.g. tcp://10.0.0.1:8786 (default: a LocalCluster here)")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="worker processes of the LocalCluster (default: one per core)")
+    sweep.add_argument("--output", type=Path, default=None,
+                       help="sweep folder: points/, index.csv, summary.png (default: data/sweeps/<experiment>)")
+    sweep.epilog = "Options after -- go to `dendritic run EXPERIMENT` for every point."
 
     commands.add_parser("list", help="list experiments and shipped model files")
     show = commands.add_parser("show", help="summarise a results file")
@@ -103,25 +131,73 @@ def _log_to_stderr() -> None:
         logger.setLevel(logging.INFO)
 
 
+@contextmanager
+def _interruptible():
+    """SIGINT and SIGTERM raise :class:`~dendritic.errors.Interrupted` while the block
+    runs. Brian turns a Ctrl-C into a quiet early stop (a truncated run that looks
+    complete); here it ends the run instead, and a standalone binary that
+    ``subprocess.call`` waits for is killed with it."""
+    import signal
+
+    from dendritic.errors import Interrupted
+
+    def interrupt(number, frame):
+        raise Interrupted(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def main(argv=None) -> int:
+    """The command line; returns the exit status: 0 done, 2 a mistake in what was asked
+    (one line on stderr naming the file, option or key), 130 interrupted (nothing written
+    over an earlier result), 1 a bug (with its traceback)."""
+    from dendritic.errors import DendriticError
+
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if argv[:1] == ["sweep"] and "--" in argv:  # sweep ... -- <options of dendritic run>
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    args.options = extra
+    try:
+        with _interruptible():
+            return _command(args)
+    except DendriticError as error:
+        print(f"dendritic: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as error:
+        name = getattr(error, "signal_name", "SIGINT")
+        output = getattr(args, "output", None)
+        kept = f"; {output} left as it was" if output is not None else ""
+        print(f"dendritic: interrupted by {name}: no results written{kept}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout went away (e.g. `dendritic list | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _command(args) -> int:
     if args.command == "list":
         return _list()
     if args.command == "show":
         return _show(args.path)
-    from dendritic.config import ConfigError
+    if args.command == "sweep":
+        return _sweep(args)
     from dendritic.experiments import is_typed
 
     _log_to_stderr()
-    try:
-        if is_typed(args.module):
-            paths = run_experiment(args.module, args)
-        else:
-            paths = [args.module.run(args)]  # an experiment module of the older form
-    except ConfigError as error:
-        print(f"dendritic: {error}", file=sys.stderr)
-        return 2
+    if is_typed(args.module):
+        paths = run_experiment(args.module, args)
+    else:
+        paths = [args.module.run(args)]  # an experiment module of the older form
     for label, path in zip(("results", "figure"), paths):
         print(f"{label}: {path}")
     return 0
@@ -129,28 +205,70 @@ def main(argv=None) -> int:
 
 def run_experiment(module, args) -> list[Path]:
     """Configure, run and save one experiment of the typed protocol
-    (:mod:`dendritic.experiments`); return the results file and, if drawn, the figure."""
+    (:mod:`dendritic.experiments`); return the results file and, if drawn, the figure.
+
+    The output folder is checked before anything is built. Results and figure are
+    written as a pair: the figure is drawn to a temporary file, the previous run's
+    figure removed, the HDF5 file renamed into place, then the figure, so an
+    interruption never leaves a new ``.h5`` beside an old ``.png``."""
     from dendritic.backend import Backend
     from dendritic.experiments import core, uses_brian
-    from dendritic.io import provenance, write_results
+    from dendritic.io import atomic_path, check_writable, provenance, write_results
 
     config = module.configure(args)
-    output = Path(args.output)
+    output = check_writable(Path(args.output))
     backend = None
     if uses_brian(module):
         backend = Backend.for_config(config, args.target, build_dir=args.build_dir, threads=args.threads,
-                                     progress=True, engine=getattr(args, "engine", "reference"))
+                                     progress=getattr(args, "progress", True), engine=getattr(args, "engine", "reference"),
+                                     build_cache=getattr(args, "build_cache", None),
+                                     portable=getattr(args, "portable", False))
     outcome = core(module)(config, backend, output)
+    args.outcome, args.backend = outcome, backend  # for callers that want its metrics (dendritic.sweep)
     run_attrs = backend.describe() if backend is not None else {"seed": config.seed}
-    paths = [write_results(output, outcome.results,
-                           provenance(experiment=module.NAME, **run_attrs, **outcome.attrs))]
+    attrs = provenance(experiment=module.NAME, **run_attrs, **outcome.attrs)
+    if outcome.metrics:
+        outcome = replace(outcome, results={**outcome.results, "metrics": {k: float(v) for k, v in
+                                                                            outcome.metrics.items()}})
     for line in outcome.summary:
         print(line)
-    if outcome.figure is not None and not args.no_plot:
-        from dendritic.plots import save_figure
+    figure_path = output.with_suffix(".png")
+    if outcome.figure is None or args.no_plot:
+        figure_path.unlink(missing_ok=True)  # an earlier run's figure is not this file's
+        return [write_results(output, outcome.results, attrs)]
+    import matplotlib.pyplot as plt
 
-        paths.append(save_figure(outcome.figure(), output.with_suffix(".png")))
-    return paths
+    try:
+        figure = outcome.figure()
+    except Exception:
+        figure_path.unlink(missing_ok=True)
+        write_results(output, outcome.results, attrs)  # keep the run; the figure's bug shows
+        raise
+    try:
+        with atomic_path(figure_path) as tmp:
+            figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+            figure_path.unlink(missing_ok=True)
+            write_results(output, outcome.results, attrs)
+    finally:
+        plt.close(figure)
+    return [output, figure_path]
+
+
+def _sweep(args) -> int:
+    from dendritic.sweep import run_sweep
+
+    _log_to_stderr()
+    extra = list(args.options)
+    from dendritic.experiments import parse_seeds
+
+    output = args.output or Path("data") / "sweeps" / args.experiment
+    rows = run_sweep(args.experiment, args.set, parse_seeds(args.seeds), output, extra=extra, scheduler=args.scheduler,
+                     workers=args.workers)
+    failed = [row for row in rows if row.get("status") != "done"]
+    for row in failed:
+        print(f"point {row['point']} (seed {row['seed']}) failed: {row.get('error', '')}", file=sys.stderr)
+    print(f"index: {output / 'index.csv'} ({len(rows) - len(failed)} of {len(rows)} points done)")
+    return 0 if not failed else 2
 
 
 def _list() -> int:
@@ -172,7 +290,8 @@ def _show(path: Path) -> int:
 
     from dendritic.io import read_attributes, read_results
 
-    for key, value in read_attributes(path).items():
+    attributes, results = read_attributes(path, own=True), read_results(path, own=True)
+    for key, value in attributes.items():
         print(f"{key}: {value}")
 
     def walk(tree, indent="  "):
@@ -185,7 +304,7 @@ def _show(path: Path) -> int:
                 unit = f", {get_unit(value.dim)!r}" if getattr(value, "dim", None) is not None and value.dim.is_dimensionless is False else ""
                 print(f"{indent}{key}: shape {shape}{unit}")
 
-    walk(read_results(path))
+    walk(results)
     return 0
 
 

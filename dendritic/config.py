@@ -29,12 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
     Quantity as BrianQuantity,
     get_dimensions,
 )
+
+from dendritic.errors import DendriticError
 
 __all__ = [
     "ConfigError",
@@ -74,7 +77,7 @@ __all__ = [
 MODELS_DIR = (Path(__file__).resolve().parent / "models").resolve()
 
 
-class ConfigError(ValueError):
+class ConfigError(DendriticError):
     """A model file is malformed: names the file, the key and what was expected."""
 
     def __init__(self, problems: list[str]):
@@ -162,7 +165,7 @@ class Number(Field):
         return f"number {bounds}" if bounds else "number"
 
     def check(self, value, where, problems):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or np.isnan(value):
             problems.append(f"'{where}': expected a number, got {value!r}")
             return None
         if self.bound == "positive" and not value > 0:
@@ -863,6 +866,8 @@ def parse_quantity(text: str) -> BrianQuantity:
         if unit_text.startswith("/"):
             unit_text = "1" + unit_text
         value = value * _evaluate(unit_text, text)
+    if not np.all(np.isfinite(np.asarray(value, dtype=float))):  # "1e400 mV" (a number is inf only if written so)
+        raise ValueError("not a finite number")
     return BrianQuantity(value)
 
 

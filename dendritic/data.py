@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dendritic.errors import DendriticError
+
 __all__ = [
     "DataError",
     "Dataset",
@@ -55,7 +57,7 @@ _SPLIT_FILES = {
 }
 
 
-class DataError(ValueError):
+class DataError(DendriticError):
     """A data file is missing or not what was expected; the message names the file."""
 
 

@@ -8,10 +8,13 @@ restores the same quantity, bit for bit.
 
 File-level metadata (seed, target, versions, ...) goes into the root group's attributes.
 
-Writes go to a hidden temporary file in the destination folder, which is flushed,
-fsync'ed and then renamed over the destination (``os.replace`` is atomic on POSIX). An
-interrupted or crashing run therefore leaves either the previous file or none, never a
-half-written one.
+Writes go to a hidden temporary file in the destination folder
+(``.<name>.<pid>.<random>.tmp``), which is flushed, fsync'ed and then renamed over the
+destination (``os.replace`` is atomic on POSIX). An interrupted or crashing run therefore
+leaves either the previous file or none, never a half-written one; the temporary files
+of a process that was killed (``kill -9``) are removed by the next write into the folder
+(:func:`remove_stale_temporaries`). Every file carries the root attribute
+``dendritic_format``, by which :func:`read_results` tells its files from foreign HDF5.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from dendritic.errors import DendriticError, ResultsFileError
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
     Quantity,
@@ -33,7 +38,10 @@ from brian2.units.fundamentalunits import (
 )
 
 __all__ = ["write_results", "read_results", "read_attributes", "provenance", "machine", "write_json",
-           "atomic_path", "usual_permissions"]
+           "atomic_path", "usual_permissions", "check_writable", "remove_stale_temporaries", "FORMAT"]
+
+#: value of the root attribute ``dendritic_format`` of every file written here
+FORMAT = "dendritic results 1"
 
 _DIMENSIONS_ATTR = "dimensions"
 _UNIT_ATTR = "unit"
@@ -73,6 +81,56 @@ def usual_permissions(path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder) -> list[Path]:
+    """Remove the temporary files (``.<name>.<pid>.<random>.tmp``) that processes which
+    no longer run left in ``folder``; return them. Files of living processes stay."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for candidate in folder.glob(".*.tmp"):
+        parts = candidate.name[:-len(".tmp")].rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        if int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])):
+            try:
+                candidate.unlink()
+                removed.append(candidate)
+            except FileNotFoundError:  # removed by another process meanwhile
+                pass
+    return removed
+
+
+def check_writable(path) -> Path:
+    """Raise :class:`DendriticError` naming ``path`` unless a file can be written there
+    (its folder made if needed): checked before a run, not found after it."""
+    path = Path(path)
+    if path.is_dir():
+        raise DendriticError(f"{path}: is a folder; expected the path of a results file (e.g. {path / 'run.h5'})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as error:
+        raise DendriticError(f"{path}: cannot write there ({error.strerror or error}); choose another --output") from None
+    return path
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path in ``path``'s folder to write to; when the block ends without
@@ -80,7 +138,8 @@ def atomic_path(path):
     ``path`` (atomic on POSIX); otherwise it is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield tmp_name
@@ -102,6 +161,7 @@ def write_results(path, results: Mapping, attrs: Mapping | None = None) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp_name:
         with h5py.File(tmp_name, "w") as f:
+            f.attrs["dendritic_format"] = FORMAT
             for key, value in (attrs or {}).items():
                 f.attrs[key] = _attribute_value(value)
             _write_group(f, results, where="/")
@@ -129,19 +189,42 @@ def machine() -> dict:
             "load_average": list(os.getloadavg()), **_versions()}
 
 
-def read_results(path) -> dict:
-    """Read a file written by :func:`write_results` back into a nested ``dict``."""
+def _open(path) -> h5py.File:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such results file")
-    with h5py.File(path, "r") as f:
-        return _read_group(f)
+        raise ResultsFileError(f"{path}: no such results file")
+    if path.is_dir():
+        raise ResultsFileError(f"{path}: is a folder; expected an HDF5 results file")
+    if not h5py.is_hdf5(path):
+        raise ResultsFileError(f"{path}: not an HDF5 file (expected a results file written by dendritic)")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise ResultsFileError(f"{path}: a damaged or truncated HDF5 file ({error})") from None
 
 
-def read_attributes(path) -> dict:
-    """The root attributes (run metadata) of a results file."""
-    with h5py.File(Path(path), "r") as f:
-        return {key: _from_attribute(value) for key, value in f.attrs.items()}
+def _readable(path, read, own: bool = False):
+    with _open(path) as f:
+        if own and "dendritic_format" not in f.attrs and "dendritic_version" not in f.attrs:
+            raise ResultsFileError(f"{path}: an HDF5 file not written by dendritic (no 'dendritic_format' "
+                                   "attribute)")
+        try:
+            return read(f)
+        except (OSError, KeyError, RuntimeError) as error:
+            raise ResultsFileError(f"{path}: a damaged or truncated HDF5 file ({error})") from None
+
+
+def read_results(path, own: bool = False) -> dict:
+    """Read a file written by :func:`write_results` back into a nested ``dict``; a
+    missing, damaged or truncated file raises :class:`ResultsFileError`, and so does,
+    with ``own``, an HDF5 file that dendritic did not write (files written before
+    ``dendritic_format`` existed are recognised by their ``dendritic_version``)."""
+    return _readable(path, _read_group, own)
+
+
+def read_attributes(path, own: bool = False) -> dict:
+    """The root attributes (run metadata) of a results file (errors as :func:`read_results`)."""
+    return _readable(path, lambda f: {key: _from_attribute(value) for key, value in f.attrs.items()}, own)
 
 
 def _write_group(group: h5py.Group, mapping: Mapping, where: str) -> None:

@@ -20,6 +20,7 @@ binary can be re-run with new inputs or initial weights through ``run_args``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from brian2 import (EventMonitor, Hz, Network, NeuronGroup, Quantity, SpikeMonitor, StateMonitor, Synapses, TimedArray, pA,
@@ -29,6 +30,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from dendritic.circuits import background, rules, teaching
 from dendritic.circuits.connectivity import draw_connectivity
 from dendritic.circuits.spec import CircuitSpec, unit_of
+from dendritic import config as cfg
 from dendritic.config import describe_dimension
 from dendritic.neurons.compartments import poisson_threshold, unit_name
 from dendritic.plasticity import dendritic_prediction as dp
@@ -165,6 +167,11 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     :meth:`Backend.parameters_set`, then the states initialised from parameters.
     """
     declared, run = spec.values, spec.values["run"]
+    check_sizes(spec)
+    total = duration if duration is not None else run["duration"]
+    if total is not None and float(run["dt"]) >= float(total):
+        raise cfg.ConfigError([f"{spec.source}: key 'run.dt': expected a time step shorter than the simulated "
+                               f"time ({total}), got {run['dt']}"])
     rng = np.random.default_rng(run["seed"])
     arrays = dict(arrays or {})
     circuit = Circuit(network=Network(), spec=spec)
@@ -190,6 +197,7 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
     # 2. groups: Poisson inputs, then populations with their parameters
     _create_inputs(circuit, plans, arrays)
     _create_populations(circuit, plans)
+    _check_recorded(circuit)
     _set_values(circuit, values or {}, plans)
 
     # 3. connections, in file order (connectivity and weights drawn from rng)
@@ -209,6 +217,66 @@ def build_circuit(spec: CircuitSpec, backend, duration=None, arrays: dict | None
                         *(m for pair in circuit.event_monitors.values() for m in pair),
                         *(m for m, _, _ in circuit.state_monitors.values()))
     return circuit
+
+
+#: bytes per neuron and per synapse of the memory estimate: a neuron has up to ~40
+#: double state variables; a synapse two int32 indices, a weight, Brian's spike queue
+#: and per-neuron synapse lists, and a plastic synapse its traces (~12 doubles)
+BYTES_PER_NEURON, BYTES_PER_SYNAPSE = 40 * 8, 128
+
+
+def _available_memory() -> float | None:
+    """Bytes of memory available to a new allocation (``MemAvailable`` of
+    ``/proc/meminfo``), or None where that is unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def expected_synapses(spec: CircuitSpec, connection: dict) -> float:
+    """The number of synapses ``connection`` draws (fan-in x N_post, or p x N_pre x N_post
+    with the probability of :func:`_draw`)."""
+    sizes = {**{p["name"]: p["N"] for p in spec.values["populations"]},
+             **{s["name"]: s["N"] for s in spec.values["inputs"]}}
+    n_pre, n_post = sizes.get(connection["pre"], 0), sizes.get(connection["post"], 0)
+    if connection["connectivity"] == "given":
+        return 0.0
+    if connection["fan_in"] is not None:
+        return float(connection["fan_in"]) * n_post
+    probability = connection["probability"] or 0.0
+    if spec.keep == "fan_in" and probability > 0 and n_pre > 0:
+        probability = min(1.0, probability * spec.file_sizes.get(connection["pre"], n_pre) / n_pre)
+    return probability * n_pre * n_post
+
+
+def check_sizes(spec: CircuitSpec) -> None:
+    """Before anything is built: every ``fan_in`` at most the presynaptic population,
+    and the circuit's memory (:data:`BYTES_PER_NEURON`, :data:`BYTES_PER_SYNAPSE`) below
+    what the machine has available; :class:`~dendritic.errors.ResourceError` or
+    :class:`~dendritic.config.ConfigError` naming the file and key otherwise."""
+    from dendritic.errors import ResourceError
+
+    sizes = {**{p["name"]: p["N"] for p in spec.values["populations"]},
+             **{s["name"]: s["N"] for s in spec.values["inputs"]}}
+    problems = []
+    for n, connection in enumerate(spec.values["connections"]):
+        fan_in, n_pre = connection["fan_in"], sizes.get(connection["pre"])
+        if fan_in is not None and n_pre is not None and fan_in > n_pre:
+            problems.append(f"{spec.source}: key 'connections[{n}].fan_in': expected at most the {n_pre} neurons "
+                            f"of {connection['pre']}, got {fan_in}")
+    if problems:
+        raise cfg.ConfigError(problems)
+    synapses = sum(expected_synapses(spec, c) for c in spec.values["connections"])
+    needed = sum(sizes.values()) * BYTES_PER_NEURON + synapses * BYTES_PER_SYNAPSE
+    available = _available_memory()
+    if available is not None and needed > 0.9 * available:
+        raise ResourceError(f"{spec.source}: {sum(sizes.values()):,} neurons and about {synapses:,.0f} synapses "
+                            f"need about {needed / 2**30:,.1f} GiB; this machine has {available / 2**30:.1f} GiB "
+                            "available (make the populations smaller)")
 
 
 def _plan_stimuli(circuit: Circuit, plans: dict, total) -> None:
@@ -356,6 +424,20 @@ def _initialise(circuit: Circuit, plans: dict, rng) -> None:
             step(group, rng)
 
 
+def _check_recorded(circuit: Circuit) -> None:
+    """Every variable ``[[record.states]]`` names exists in its group (checked before
+    the connections are made, which Brian would warn about when the error drops them)."""
+    for n, states in enumerate(circuit.spec.values["record"]["states"]):
+        group = circuit.groups[states["population"]]
+        unknown = [v for v in states["variables"] if v not in group.variables or v.startswith("_")]
+        if unknown:
+            known = sorted(v for v in group.variables if not v.startswith("_") and v not in ("t", "dt", "N", "i"))
+            circuit.network.add(*circuit.groups.values())  # made, not lost: no warnings from Brian
+            raise cfg.ConfigError([f"{circuit.spec.source}: key 'record.states[{n}].variables': "
+                                   f"{states['population']} has no variable {', '.join(map(repr, unknown))} "
+                                   f"(it has: {', '.join(known)})"])
+
+
 def _monitors(circuit: Circuit) -> None:
     """The recordings the file asks for."""
     record = circuit.spec.values["record"]
@@ -368,6 +450,7 @@ def _monitors(circuit: Circuit) -> None:
             circuit.groups[name], name=record["spike_monitors"].get(name, f"{name}_spikes"))
     for states in record["states"]:
         group = circuit.groups[states["population"]]
+
         neurons = np.arange(min(states["neurons"], len(group)))
         monitor = StateMonitor(group, states["variables"], record=neurons, dt=states["dt"],
                                name=states["name"] or f"{states['population']}_states")

@@ -97,7 +97,8 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 
-__all__ = ["available", "is_typed", "core", "uses_brian", "option_values", "RunSettings", "CircuitSettings"]
+__all__ = ["available", "is_typed", "core", "uses_brian", "option_values", "parse_seeds", "RunSettings",
+           "CircuitSettings"]
 
 
 class RunSettings:
@@ -167,3 +168,24 @@ def option_values(args, fields: Mapping) -> dict:
     parsed = cfg.validate({flags[dest]: value for dest, value in given.items()},
                           {flags[dest]: fields[dest] for dest in given}, source="command line")
     return {dest: parsed[flags[dest]] for dest in given}
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """``"1-5"`` -> [1, 2, 3, 4, 5]; ``"1,3"`` -> [1, 3]; anything else a
+    :class:`~dendritic.errors.DendriticError` naming ``option``."""
+    from dendritic.errors import DendriticError
+
+    seeds = []
+    try:
+        for part in str(text).split(","):
+            if "-" in part.strip()[1:]:
+                a, b = part.strip().split("-", 1)
+                seeds.extend(range(int(a), int(b) + 1))
+            elif part.strip():
+                seeds.append(int(part))
+    except ValueError:
+        raise DendriticError(f"command line: key '{option}': expected seeds such as \"1-5\" or \"1,3\", "
+                             f"got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise DendriticError(f"command line: key '{option}': expected non-negative seeds such as \"1-5\", got {text!r}")
+    return seeds

@@ -21,9 +21,13 @@ class Outcome:
     figure : a callable returning a matplotlib ``Figure`` (drawn only when wanted:
         ``--no-plot`` skips it), or ``None`` for an experiment without a figure.
     summary : lines the command line prints (measured values worth a glance).
+    metrics : the run's key numbers by name (``{"rate_pyramidal_Hz": 12.3}``): the
+        columns a sweep's index gets per point (:mod:`dendritic.sweep`); also stored in
+        the results file under ``metrics``.
     """
 
     results: Mapping[str, Any]
     attrs: Mapping[str, Any] = field(default_factory=dict)
     figure: Callable[[], Any] | None = None
     summary: Sequence[str] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)

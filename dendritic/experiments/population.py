@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from dendritic.backend import Backend
 from dendritic.circuits import CircuitSpec, build_circuit, circuit_schema, load_circuit
 from dendritic.experiments import CircuitSettings, option_values
@@ -79,4 +81,9 @@ def run_population(config: Config, backend: Backend, output: Path) -> Outcome:
         return population_figure(results, config.population, float(config.duration),
                                  title=f"{spec.values['description']} ({backend.target})")
 
-    return Outcome(results, attrs={"network": str(spec.source)}, figure=figure)
+    duration = float(config.duration)
+    metrics = {f"rate_{name}_Hz": len(np.asarray(spikes["i"])) / (int(spikes["N"]) * duration)
+               for name, spikes in results["spikes"].items()}
+    return Outcome(results, attrs={"network": str(spec.source)}, figure=figure, metrics=metrics,
+                   summary=[f"mean firing rate of {name[len('rate_'):-len('_Hz')]}: {rate:.2f} Hz"
+                            for name, rate in metrics.items()])

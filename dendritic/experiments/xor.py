@@ -46,7 +46,7 @@ from dendritic.backend import Backend
 from dendritic.bursts.tally import binned_rates, population_tally
 from dendritic.circuits import CircuitSpec
 from dendritic.continuation import Chunks
-from dendritic.experiments import option_values
+from dendritic.experiments import option_values, parse_seeds
 from dendritic.experiments.outcome import Outcome
 from dendritic.io import read_results, write_results
 from dendritic.xor import protocol as xor_protocol
@@ -58,6 +58,9 @@ HELP = "spiking XOR learned by burst-dependent plasticity (paper Fig. 4; HDF5 + 
 #: the command line's default target: the runtime targets pay ~40 s per simulated second
 #: for the ~250 code objects of this network (Python overhead per object and step)
 DEFAULT_TARGET = "cpp_standalone"
+#: the engine of :data:`dendritic.backend.ENGINES` that gives the reference's spikes
+#: fastest (tests/test_engine.py; on the XOR network benchmarks/engine_xor.py)
+DEFAULT_ENGINE = "vectorised"
 
 POPULATIONS = ("input1", "input2", "hidden1", "hidden2", "output")
 
@@ -163,21 +166,11 @@ def load_config(path="xor", overrides=()) -> Config:
     return Config(values, str(path), spec, xor_protocol.Protocol.from_values(values["protocol"], source=path))
 
 
-def _seeds(text: str) -> list[int]:
-    """'1-5' -> [1, 2, 3, 4, 5]; '1,3' -> [1, 3]."""
-    seeds = []
-    for part in str(text).split(","):
-        if "-" in part:
-            a, b = part.split("-", 1)
-            seeds.extend(range(int(a), int(b) + 1))
-        elif part.strip():
-            seeds.append(int(part))
-    return seeds
-
-
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default="xor",
-                        help="experiment file or name in models/experiments (default: %(default)s)")
+                        help="experiment file or name in models/experiments: xor (the published protocol, 500 "
+                             "epochs of 8 s: 16,160 s simulated, about 70 min per seed on one core), xor_short (300 "
+                             "epochs of 4 s, about 21 min per seed) (default: %(default)s)")
     parser.add_argument("--seeds", default=None,
                         help='several seeds one after another, e.g. "1-5" or "1,3" (default: --seed)')
     parser.add_argument("--neurons", type=int, default=None,
@@ -205,7 +198,7 @@ def configure(args) -> Config:
     if "epochs" in given:
         overrides.append(f"protocol.epochs={given['epochs']}")
     if getattr(args, "seeds", None):
-        seeds = _seeds(args.seeds)
+        seeds = parse_seeds(args.seeds)
         overrides.append(f"run.seeds={seeds}")
         overrides.append(f"run.seed={seeds[0]}")
     config = load_config(args.config, overrides)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dendritic.io import read_results, write_results
+from dendritic.errors import DendriticError
 from dendritic.rate.training import SGD, Adam, Learner
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -24,7 +25,7 @@ __all__ = ["save", "load", "CheckpointError"]
 _OPTIMIZERS = ("optimizer", "feedback_optimizer", "feedback_init_optimizer")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DendriticError):
     """A checkpoint that does not fit the run it should continue."""
 
 

@@ -28,7 +28,7 @@ def _configure(*argv) -> experiment.Config:
     return experiment.configure(build_parser().parse_args(["run", "dfc", *argv]))
 
 
-@pytest.mark.parametrize("name", ["dfc_toy", "dfc_fashion_mnist", "dfc_mnist"])
+@pytest.mark.parametrize("name", ["dfc_quick", "dfc_toy", "dfc_fashion_mnist", "dfc_mnist"])
 def test_shipped_experiment_files_validate(name):
     e = load_experiment(name)
     for method in e["methods"]:
