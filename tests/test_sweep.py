@@ -138,3 +138,41 @@ def test_a_bad_key_or_value_fails_before_anything_runs(tmp_path, capsys):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "connections[0].weight" in lines[0]
     assert not (folder / "index.csv").exists() and not (folder / "points").exists()
+
+
+def test_portable_builds_leave_out_march_native(tmp_path):
+    from brian2 import prefs
+
+    from dendritic.backend import Backend
+
+    with Backend("cpp_standalone", build_dir=tmp_path / "b", portable=True):
+        assert "-march=native" not in prefs.codegen.cpp.extra_compile_args_gcc
+    with Backend("cpp_standalone", build_dir=tmp_path / "b"):
+        assert "-march=native" in prefs.codegen.cpp.extra_compile_args_gcc
+
+
+def test_the_code_digest_ignores_the_order_of_clock_resets_only(tmp_path):
+    from dendritic.backend import code_digest
+
+    lines = ["int main() {", "    _array_a_clock_t[0] = 0.0;", "    _array_defaultclock_t[0] = 0.0;", "    f();", "}"]
+    variants = {"same": lines, "swapped": [lines[0], lines[2], lines[1], *lines[3:]],
+                "other": [*lines[:3], "    g();", lines[4]]}
+    digests = {}
+    for name, text in variants.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "main.cpp").write_text("\n".join(text))
+        digests[name] = code_digest(tmp_path / name, ["main.cpp"])
+    assert digests["same"] == digests["swapped"] != digests["other"]
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_points_that_change_the_code_get_builds_of_their_own(tmp_path):
+    folder = tmp_path / "sweep"
+    rows = run_sweep("population", ["populations[0].N=10,15"], [1], folder,
+                     extra=["--target", "cpp_standalone", "--duration", "20 ms"], workers=1, progress=False)
+    assert [row["status"] for row in rows] == ["done", "done"]
+    assert [str(row["compiled"]) for row in rows] == ["True", "True"]
+    assert len([d for d in (folder / "builds").iterdir() if d.is_dir()]) == 2
+    sizes = [int(read_results(folder / "points" / f"{row['point']}.h5")["spikes"]["pyramidal"]["N"]) for row in rows]
+    assert sizes == [10, 15]

@@ -31,6 +31,8 @@ nothing).
 
 from __future__ import annotations
 
+import copy
+
 import hashlib
 import json
 import time
@@ -75,6 +77,9 @@ SCHEMA = {
         "chunk": cfg.Quantity(unit=second, bound="positive", default="160 s",
                               doc="simulated time per chunk of the compiled run"),
         "record_spikes": cfg.Flag(default=False, doc="record every spike (short runs only)"),
+        "learning_rate_scale": cfg.Number(bound="positive", default=1.0,
+                                          doc="multiplies the eta of every plastic connection of the network "
+                                              "(1: as published; a shortened protocol learns for less time)"),
     }),
     "protocol": cfg.Table(default={}, schema=xor_protocol.SCHEMA),
     "readout": cfg.Table(default={}, schema={
@@ -158,6 +163,14 @@ def load_config(path="xor", overrides=()) -> Config:
     spec = spec.with_run(seed=values["run"]["seed"])
     if values["run"]["neurons"] is not None:
         spec = spec.resized(values["run"]["neurons"], keep="fan_in")
+    scale = float(values["run"]["learning_rate_scale"])
+    if scale != 1.0:
+        connections = copy.deepcopy(spec.values["connections"])
+        for connection in connections:
+            if connection["plasticity"] is not None and "eta" in connection["plasticity"]:
+                connection["plasticity"]["eta"] = float(connection["plasticity"]["eta"]) * scale
+        spec = copy.copy(spec)
+        spec.values = {**spec.values, "connections": connections}
     if values["run"]["record_spikes"]:
         record = dict(spec.values["record"])
         record["spikes"] = list(POPULATIONS)
@@ -432,7 +445,10 @@ def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
     attrs = {"experiment_file": config.file, "network": config.spec.source,
              "neurons_per_population": int(config.spec.values["populations"][0]["N"]), "epochs": int(p.epochs),
              "example_duration_s": float(p.example_duration)}
-    return Outcome(results, attrs=attrs,
+    metrics = {"solved_seeds": float(solved), "last_epoch_cost": float(np.nanmean([r["last_cost"] for r in table])),
+               **{f"after_{pattern}_Hz": float(np.mean([row["after"][k] for row in table]))
+                  for k, pattern in enumerate(table[0]["patterns"])}}
+    return Outcome(results, attrs=attrs, metrics=metrics,
                    figure=lambda: figure(first, config, title=title, seeds=per_seed), summary=summary)
 
 

@@ -101,3 +101,11 @@ def test_cython_and_standalone_give_the_same_spikes(small):
         np.testing.assert_allclose(np.asarray(a["t"]), np.asarray(b["t"]), atol=1e-12)
     for name, weights in cython["final_weights"].items():
         np.testing.assert_array_equal(weights, result["weights"]["final"][name])
+
+
+def test_learning_rate_scale_multiplies_every_bdsp_eta_and_changes_the_fingerprint():
+    published, scaled = xor.load_config("xor"), xor.load_config("xor", ["run.learning_rate_scale=3"])
+    etas = [(c["plasticity"]["eta"], d["plasticity"]["eta"]) for c, d in
+            zip(published.spec.values["connections"], scaled.spec.values["connections"]) if c["plasticity"]]
+    assert len(etas) == 6 and all(b == pytest.approx(3 * a) for a, b in etas)
+    assert xor._fingerprint(published) != xor._fingerprint(scaled)
