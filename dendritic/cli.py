@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "run_experiment"]
+__all__ = ["main", "build_parser", "parse_args", "run_experiment"]
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -152,20 +152,26 @@ def _interruptible():
             signal.signal(number, handler)
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line's arguments; for ``sweep``, what follows ``--`` is kept apart as
+    ``options`` (the options of ``dendritic run`` for every point)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if argv[:1] == ["sweep"] and "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    args = build_parser().parse_args(argv)
+    args.options = extra
+    return args
+
+
 def main(argv=None) -> int:
     """The command line; returns the exit status: 0 done, 2 a mistake in what was asked
     (one line on stderr naming the file, option or key), 130 interrupted (nothing written
     over an earlier result), 1 a bug (with its traceback)."""
     from dendritic.errors import DendriticError
 
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = []
-    if argv[:1] == ["sweep"] and "--" in argv:  # sweep ... -- <options of dendritic run>
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
-    args = parser.parse_args(argv)
-    args.options = extra
+    args = parse_args(argv)
     try:
         with _interruptible():
             return _command(args)

@@ -67,9 +67,8 @@ def test_every_command_line_in_the_readme_parses():
     experiment file's schema."""
     import shlex
 
-    from dendritic.cli import build_parser
+    from dendritic.cli import parse_args
 
-    parser = build_parser()
     lines = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
              for line in block.splitlines()]
     commands = [shlex.split(line[line.index("dendritic "):]) for line in lines if "dendritic " in line]
@@ -77,6 +76,8 @@ def test_every_command_line_in_the_readme_parses():
     for command in commands:
         if "--help" in command:
             continue
-        args = parser.parse_args(command[1:])
+        args = parse_args(command[1:])
+        if args.command == "sweep":
+            assert args.set and parse_args(["run", args.experiment, *args.options])  # the points' options parse
         if args.command == "run" and args.set:
             args.module.configure(args)  # the overrides name keys the file has

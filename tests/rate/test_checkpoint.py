@@ -6,7 +6,6 @@ import pytest
 
 from dendritic import data as datasets
 from dendritic.io import read_results
-from dendritic.rate.checkpoint import CheckpointError
 
 from test_experiment_dfc import run_cli
 
@@ -44,14 +43,26 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     np.testing.assert_array_equal(again["bp"]["train_loss"], first["bp"]["train_loss"])
 
 
-def test_checkpoint_of_another_run_is_refused(tmp_path):
+def _refused(capsys, argv, match: str) -> None:
+    """``dendritic run dfc ARGV`` exits with status 2 and one line naming ``match``
+    (a :class:`CheckpointError`, which the command line reports)."""
+    from dendritic.cli import main
+
+    capsys.readouterr()
+    assert main(["run", "dfc", *argv]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dendritic: ")
+             and not line.startswith("dendritic: [")]
+    assert len(lines) == 1 and match in lines[0] and "checkpoint" in lines[0], lines
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     _run(tmp_path, "run.h5", 1)
-    with pytest.raises(CheckpointError, match="meta/n_train"):
-        run_cli(tmp_path, "--config", "dfc_mnist", "--epochs", "2", "--methods", "bp", "--train-subset", "128",
-                "--test-subset", "200", "--resume", plot=False)
+    _refused(capsys, ["--config", "dfc_mnist", "--epochs", "2", "--methods", "bp", "--train-subset", "128",
+                      "--test-subset", "200", "--resume", "--no-plot", "--output", str(tmp_path / "run.h5")],
+             "meta/n_train")
 
 
-def test_checkpoint_missing_a_value_is_refused(tmp_path):
+def test_checkpoint_missing_a_value_is_refused(tmp_path, capsys):
     """A checkpoint without one of the run's extra values (e.g. from an older layout) gives
     a CheckpointError naming the key, not a KeyError, and is left untouched."""
     from dendritic.io import write_results
@@ -62,6 +73,7 @@ def test_checkpoint_missing_a_value_is_refused(tmp_path):
     del state["extra"]["feedback_init_seconds"]
     write_results(path, state)
     before = path.read_bytes()
-    with pytest.raises(CheckpointError, match="extra/feedback_init_seconds"):
-        _run(tmp_path, "run.h5", 2, "--resume")
+    _refused(capsys, ["--config", "dfc_mnist", "--epochs", "2", "--methods", METHODS, "--train-subset", "256",
+                      "--test-subset", "200", "--feedback-init-epochs", "1", "--extra-feedback-epochs", "1",
+                      "--resume", "--no-plot", "--output", str(tmp_path / "run.h5")], "extra/feedback_init_seconds")
     assert path.read_bytes() == before
