@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sweep folder: points/, index.csv, summary.png (default: data/sweeps/<experiment>)")
     sweep.epilog = "Options after -- go to `dendritic run EXPERIMENT` for every point."
 
+    plot = commands.add_parser("plot", help="redraw the figure of a saved run without running it again")
+    plot.add_argument("path", type=Path)
+    plot.add_argument("--output", type=Path, default=None,
+                      help="the PNG to write (default: beside the results file, with suffix .png)")
+
     commands.add_parser("list", help="list experiments and shipped model files")
     show = commands.add_parser("show", help="summarise a results file")
     show.add_argument("path", type=Path)
@@ -197,6 +202,8 @@ def _command(args) -> int:
         return _show(args.path)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "plot":
+        return _plot(args.path, args.output)
     from dendritic.experiments import is_typed
 
     _log_to_stderr()
@@ -277,6 +284,31 @@ def _sweep(args) -> int:
     return 0 if not failed else 2
 
 
+def _plot(path: Path, output: Path | None) -> int:
+    """Redraw a saved run's figure with its experiment's ``redraw(results, attrs)``."""
+    from dendritic.errors import DendriticError
+    from dendritic.experiments import available
+    from dendritic.io import read_attributes, read_results
+    from dendritic.plots import save_figure
+
+    attrs = read_attributes(path, own=True)
+    name = str(attrs.get("experiment", ""))
+    module = available().get(name)
+    if module is None:
+        raise DendriticError(f"{path}: attribute 'experiment' is {name!r}, not an experiment of this version "
+                             f"({', '.join(sorted(available()))})")
+    if not hasattr(module, "redraw"):
+        drawable = sorted(n for n, m in available().items() if hasattr(m, "redraw"))
+        raise DendriticError(f"{path}: the figure of `{name}` cannot be redrawn from its file yet (redrawn: "
+                             f"{', '.join(drawable)}); run it again to draw it")
+    from dendritic.io import check_writable
+
+    target = check_writable(output or Path(path).with_suffix(".png"))
+    figure = module.redraw(read_results(path, own=True), attrs)
+    print(f"figure: {save_figure(figure, target)}")
+    return 0
+
+
 def _list() -> int:
     from dendritic.config import MODELS_DIR
     from dendritic.experiments import available
@@ -307,6 +339,9 @@ def _show(path: Path) -> int:
                 walk(value, indent + "  ")
             else:
                 shape = getattr(value, "shape", ())
+                if shape == () or isinstance(value, str):  # a single value: show it, with its unit
+                    print(f"{indent}{key}: {value}")
+                    continue
                 unit = f", {get_unit(value.dim)!r}" if getattr(value, "dim", None) is not None and value.dim.is_dimensionless is False else ""
                 print(f"{indent}{key}: shape {shape}{unit}")
 

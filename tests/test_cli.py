@@ -213,3 +213,40 @@ def test_crosscheck_and_dfc_follow_the_protocol(capsys):
     assert not [flags for flags in dfc if flags.split()[0] in ("--target", "--build-dir", "--threads")], list(dfc)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "dfc", "--target", "numpy"])
+
+
+@pytest.mark.parametrize("experiment, argv", [
+    ("population", ["--target", "numpy", "--duration", "50 ms", "--neurons", "10"]),
+    ("dfc", ["--config", "dfc_mnist", "--methods", "bp", "--epochs", "1", "--train-subset", "200",
+             "--test-subset", "100"]),
+])
+def test_plot_redraws_a_saved_run_without_running_it(tmp_path, capsys, monkeypatch, experiment, argv):
+    output = tmp_path / "run.h5"
+    assert main(["run", experiment, *argv, "--no-plot", "--output", str(output)]) == 0
+    import dendritic.experiments as experiments
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("plot ran the experiment")
+
+    monkeypatch.setattr(experiments, "core", no_run)
+    assert main(["plot", str(output), "--output", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 10_000
+    assert f"figure: {tmp_path / 'again.png'}" in capsys.readouterr().out
+
+
+def test_plot_refuses_runs_it_cannot_redraw_in_one_line(tmp_path, capsys):
+    from dendritic.io import provenance, write_results
+
+    path = tmp_path / "x.h5"
+    write_results(path, {"a": np.zeros(2)}, provenance(experiment="crosscheck"))
+    assert main(["plot", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be redrawn" in err[0] and "population" in err[0]
+    good = tmp_path / "good.h5"
+    assert main(["run", "population", "--target", "numpy", "--duration", "20 ms", "--neurons", "5", "--no-plot",
+                 "--output", str(good)]) == 0
+    capsys.readouterr()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["plot", str(good), "--output", str(blocker / "x.png")]) == 2
+    assert "cannot write there" in capsys.readouterr().err

@@ -136,3 +136,8 @@ def summary(results: dict, task: str) -> list[str]:
         last = f"{float(values[-1]):.4g}" if len(values) else "none (0 epochs)"
         lines.append(f"{name}: {key.replace('_', ' ')} {last} after {len(values)} epochs")
     return lines
+
+
+def redraw(results: dict, attrs: dict):
+    """The figure of a saved run (``dendritic plot``), from its results file alone."""
+    return plot(results, str(attrs["task"]))

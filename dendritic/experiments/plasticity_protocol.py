@@ -280,3 +280,8 @@ def run_plasticity_protocol(config: Config, backend: Backend, output: Path) -> O
     return Outcome(results, attrs={"protocol": config.values["source_file"]},
                    figure=lambda: figure(results, title=f"BDSP, burst-Poisson protocol ({backend.target})"),
                    summary=summary)
+
+
+def redraw(results: dict, attrs: dict):
+    """The figure of a saved run (``dendritic plot``), from its results file alone."""
+    return figure(results, title=f"BDSP, burst-Poisson protocol ({attrs.get('target', '')}, redrawn)")

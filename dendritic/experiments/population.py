@@ -87,3 +87,12 @@ def run_population(config: Config, backend: Backend, output: Path) -> Outcome:
     return Outcome(results, attrs={"network": str(spec.source)}, figure=figure, metrics=metrics,
                    summary=[f"mean firing rate of {name[len('rate_'):-len('_Hz')]}: {rate:.2f} Hz"
                             for name, rate in metrics.items()])
+
+
+def redraw(results: dict, attrs: dict):
+    """The figure of a saved run (``dendritic plot``), from its results file alone."""
+    from dendritic.plots import population_figure
+
+    population = next(iter(results["states"]))
+    return population_figure(results, population, float(results["network"]["duration"]),
+                             title=f"{attrs.get('network', '')} ({attrs.get('target', '')}, redrawn)")
