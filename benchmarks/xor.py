@@ -114,7 +114,10 @@ def _seed_summary(path: Path, seed: str, res: dict, attrs: dict) -> dict:
     cost = np.asarray(res["epochs"]["cost"], dtype=float)
     timeline = res["examples_timeline"]
     durations = np.asarray(timeline["end"] - timeline["start"], dtype=float)
-    return {"experiment_file": str(attrs.get("experiment_file", "")), "file": str(path), "seed": int(seed),
+    scale = float(attrs.get("learning_rate_scale", 1.0))
+    label = Path(str(attrs.get("experiment_file", "xor"))).stem
+    return {"experiment_file": str(attrs.get("experiment_file", "")), "label": label, "learning_rate_scale": scale,
+            "file": str(path), "seed": int(seed),
             "neurons_per_population": _neurons(attrs), "command": str(attrs.get("command", "")), "created": str(attrs.get("created", "")),
             "example_duration_s": float(np.median(durations)) if durations.size else None,
             "epochs": int(cost.size), "solved": bool(res["solved"]),
@@ -145,7 +148,7 @@ def summarise(folder: Path) -> dict:
     rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*_seed*.json"))]
     experiments = {}
     for row in rows:
-        experiments.setdefault(Path(row["experiment_file"]).stem, []).append(row)
+        experiments.setdefault(row.get("label") or Path(row["experiment_file"]).stem, []).append(row)
     summary = {}
     for name, group in experiments.items():
         group.sort(key=lambda r: r["seed"])

@@ -444,7 +444,8 @@ def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:
                             for k, pattern in enumerate(table[0]["patterns"])}}}
     attrs = {"experiment_file": config.file, "network": config.spec.source,
              "neurons_per_population": int(config.spec.values["populations"][0]["N"]), "epochs": int(p.epochs),
-             "example_duration_s": float(p.example_duration)}
+             "example_duration_s": float(p.example_duration),
+             "learning_rate_scale": float(config.values["run"]["learning_rate_scale"])}
     metrics = {"solved_seeds": float(solved), "last_epoch_cost": float(np.nanmean([r["last_cost"] for r in table])),
                **{f"after_{pattern}_Hz": float(np.mean([row["after"][k] for row in table]))
                   for k, pattern in enumerate(table[0]["patterns"])}}
