@@ -233,7 +233,9 @@ def _fingerprint(config: Config) -> str:
     """What a checkpoint must match: the experiment values (but the list of seeds), the
     circuit (with its seed) and the chunking."""
     experiment = dict(config.values)
-    experiment["run"] = {k: v for k, v in config.values["run"].items() if k not in ("seed", "seeds")}
+    # learning_rate_scale acts through the circuit's etas, which count below
+    experiment["run"] = {k: v for k, v in config.values["run"].items()
+                         if k not in ("seed", "seeds", "learning_rate_scale")}
     payload = json.dumps({"experiment": experiment, "circuit": config.spec.values}, default=repr, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
