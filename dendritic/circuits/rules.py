@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import ms, volt
+from brian2 import Hz, ms, volt
 
 from dendritic import config as cfg
 from dendritic.plasticity import bdsp, short_term
@@ -99,12 +99,17 @@ class _Bdsp(PlasticityRule):
 
         def attach(group):
             bdsp.attach_postsynaptic(group, parameters["tau_avg"], parameters["P_max"], parameters["homeostasis"],
-                                     parameters["rate_min"], parameters["rate_max"])
+                                     parameters["rate_min"], parameters["rate_max"],
+                                     parameters["potentiation_estimate"], parameters["tau_hom"])
+
+        def initialise(group, rng):
+            bdsp.initialise_postsynaptic(group, spike_rate=float(parameters["rate_hom_initial"] / Hz))
 
         plan.add("bdsp_post", equations=(bdsp.postsynaptic_equations(),), event_code=bdsp.postsynaptic_event_code(),
-                 after_create=attach, initialise=lambda group, rng: bdsp.initialise_postsynaptic(group),
+                 after_create=attach, initialise=initialise,
                  same=("averages", tuple(parameters[k] for k in
-                                         ("tau_avg", "P_max", "homeostasis", "rate_min", "rate_max"))))
+                                         ("tau_avg", "P_max", "homeostasis", "rate_min", "rate_max",
+                                          "potentiation_estimate", "tau_hom", "rate_hom_initial"))))
 
     def synapses(self, pre, post, i, j, w, connection, post_model, name, arrays, delay=None):
         p = connection["plasticity"]

@@ -27,11 +27,23 @@ the Fig. 2 burst-Poisson script, which has none), as published:
   ``h_dep = (E_bar - rate_max)/E_bar`` if E_bar > rate_max, else 0 (E_bar read before the
   event is added, at a burst after its event was added);
 - potentiation below the minimal rate, at each presynaptic event:
-  ``w += eta (rate_min - E_bar_post)`` with the rates as numbers in Hz (the published
-  code adds Hz to a dimensionless weight; here ``(rate_min - E_bar) * 1 s``), E_bar_post
-  without a postsynaptic event of the same time step (the published code handles the
-  presynaptic events of a step before the postsynaptic ones). At E_bar = 0 this is
-  eta * rate_min.
+  ``w += eta (rate_min - R_post)`` with the rates as numbers in Hz (the published
+  code adds Hz to a dimensionless weight; here ``(rate_min - R) * 1 s``), R_post
+  without a postsynaptic spike or event of the same time step (the published code
+  handles the presynaptic events of a step before the postsynaptic ones). Which rate R
+  is compared (``potentiation_estimate``):
+
+  - ``"spikes"`` (default, what the published code computes): S_hom, a moving average
+    of *all* postsynaptic spikes (events and the later spikes of bursts alike), +1/tau_hom
+    per spike, decaying with ``tau_hom`` = 30 s, starting at ``rate_hom_initial`` = 0.1 Hz.
+    ``AdaptiveEBCPConnection`` defines an ``on_pre`` that reads E_bar, but ``on_pre`` is
+    not virtual, and the presynaptic pass it inherits (``EBCPConnection::
+    propagate_forward``) calls ``BCPConnection::on_pre``, which reads ``tr_hom``: the
+    destination group's post trace of 30 s (``BCPConnection::init``:
+    ``dst->get_post_trace(30.0)``, set to 30 s x min_rate with min_rate 0.1 Hz at that
+    point), with the connection's min_rate (2 Hz in the XOR network);
+  - ``"events"``: E_bar, as ``AdaptiveEBCPConnection::on_pre`` is written (never
+    called in the published simulations). At E_bar = 0 this is eta * rate_min.
 
 Weights are clipped to [w_min, w_max] after every update (published: [0, max_weight],
 max_weight 1).
@@ -92,6 +104,12 @@ PARAMETERS = {
                              default="2 Hz"),
     "rate_max": cfg.Quantity(unit=1 / second, bound="positive", doc="event rate above which w shrinks",
                              default="12 Hz"),
+    "potentiation_estimate": cfg.Choice(options=("spikes", "events"), default="spikes",
+                                        doc="rate compared with rate_min at presynaptic events: 'spikes' the "
+                                            "published tr_hom (all spikes, tau_hom), 'events' E_bar"),
+    "tau_hom": cfg.Quantity(unit=ms, bound="positive", doc="moving average of all spikes (tr_hom)", default="30 s"),
+    "rate_hom_initial": cfg.Quantity(unit=1 / second, bound="nonnegative", doc="starting value of that average",
+                                     default="0.1 Hz"),
 }
 
 _NO_EVENT_YET = "int(E_bar <= 0*hertz)"  # E_bar = 0 before a neuron's first event
@@ -112,9 +130,15 @@ def postsynaptic_equations() -> str:
         "P_bar : 1  # running burst probability at the last event, before it",
         "homeostatic_depression : 1  # h_dep at the last event or burst",
         "event_now : 1  # 1 during a step with an event",
-        # E_bar without this step's event: the value the published presynaptic pathway reads
-        "homeostatic_potentiation = homeostasis*clip((rate_min - E_bar + event_now/tau_avg)*second, 0, inf) : 1",
+        "S_hom : hertz  # moving average of all spikes (the published tr_hom)",
+        "spike_now : 1  # 1 during a step with a spike",
+        # the rate without this step's spike or event: what the published presynaptic pass reads
+        "homeostatic_rate = hom_from_spikes*(S_hom - spike_now/tau_hom) + (1 - hom_from_spikes)*(E_bar - "
+        "event_now/tau_avg) : hertz",
+        "homeostatic_potentiation = homeostasis*clip((rate_min - homeostatic_rate)*second, 0, inf) : 1",
         "tau_avg : second (shared, constant)",
+        "tau_hom : second (shared, constant)",
+        "hom_from_spikes : 1 (shared, constant)  # 1: potentiation_estimate 'spikes', 0: 'events'",
         "P_max : 1 (shared, constant)",
         "homeostasis : 1 (shared, constant)  # 1: published homeostatic terms, 0: none",
         "rate_min : hertz (shared, constant)",
@@ -134,6 +158,7 @@ def postsynaptic_event_code() -> dict:
             "event_now = 1",
         ],
         "burst": [depression, "B_bar += 1/tau_avg"],
+        "spike": ["S_hom += 1/tau_hom", "spike_now = 1"],
     }
 
 
@@ -144,24 +169,31 @@ def attach_presynaptic(group, tau_pre) -> None:
     group.run_regularly("E_tilde = E_tilde*exp(-dt/tau_trace)", when="end", name=f"{group.name}_bdsp_pre_decay")
 
 
-def attach_postsynaptic(group, tau_avg, P_max=1.0, homeostasis=False, rate_min=None, rate_max=None) -> None:
+def attach_postsynaptic(group, tau_avg, P_max=1.0, homeostasis=False, rate_min=None, rate_max=None,
+                        potentiation_estimate=None, tau_hom=None) -> None:
     """Set the averaging and homeostasis parameters (defaults: :data:`PARAMETERS`) and the
-    exact per-step decay of E_bar and B_bar. ``homeostasis`` must match the one given to
-    :func:`synapses` for the presynaptic term."""
+    exact per-step decay of E_bar, B_bar and S_hom. ``homeostasis`` must match the one
+    given to :func:`synapses` for the presynaptic term."""
     defaults = cfg.validate({}, PARAMETERS)
+    estimate = potentiation_estimate if potentiation_estimate is not None else defaults["potentiation_estimate"]
+    if estimate not in ("spikes", "events"):
+        raise ValueError(f"bdsp: potentiation_estimate must be 'spikes' or 'events', got {estimate!r}")
     group.tau_avg = tau_avg
     group.P_max = P_max
     group.homeostasis = float(bool(homeostasis))
     group.rate_min = rate_min if rate_min is not None else defaults["rate_min"]
     group.rate_max = rate_max if rate_max is not None else defaults["rate_max"]
-    group.run_regularly("E_bar = E_bar*exp(-dt/tau_avg)\nB_bar = B_bar*exp(-dt/tau_avg)\nevent_now = 0",
+    group.tau_hom = tau_hom if tau_hom is not None else defaults["tau_hom"]
+    group.hom_from_spikes = float(estimate == "spikes")
+    group.run_regularly("E_bar = E_bar*exp(-dt/tau_avg)\nB_bar = B_bar*exp(-dt/tau_avg)\nevent_now = 0\n"
+                        "S_hom = S_hom*exp(-dt/tau_hom)\nspike_now = 0",
                         when="end", name=f"{group.name}_bdsp_post_decay")
 
 
-def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0) -> None:
+def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0, spike_rate=0.1) -> None:
     """Starting estimates of the moving averages, per neuron or for all (numbers in Hz;
     the published protocols start at E_bar = the event rate, B_bar = 0.2 E_bar; the
-    published networks at E_bar = B_bar = 0)."""
+    published networks at E_bar = B_bar = 0 and S_hom = 0.1 Hz, ``rate_hom_initial``)."""
     event_rate = np.asarray(event_rate, dtype=float)
     burst_probability = np.asarray(burst_probability, dtype=float)
     group.E_bar = event_rate * Hz
@@ -169,6 +201,8 @@ def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0) -> Non
     group.P_bar = burst_probability
     group.homeostatic_depression = 0
     group.event_now = 0
+    group.S_hom = np.asarray(spike_rate, dtype=float) * Hz
+    group.spike_now = 0
 
 
 def synapses(pre, post, i, j, w, eta: float, w_min: float = 0.0, w_max: float = 1.0, homeostasis: bool = False,

@@ -6,7 +6,10 @@ The reference below is written from the published code, ``src/AdaptiveEBCPConnec
 with its bases ``src/EBCPConnection.cpp`` and ``src/BCPConnection.cpp`` in
 ``apayeur/spikingburstprop`` (Payeur et al. 2021, doi:10.1038/s41593-021-00857-x), in
 Auryn's step order: within a step, first every presynaptic event (homeostatic
-potentiation eta (min - E_bar), E_bar in Hz), then every postsynaptic spike (an event:
+potentiation eta (min - S_hom), S_hom in Hz the moving average of all postsynaptic
+spikes that ``BCPConnection::on_pre`` reads, ``tr_hom``: the ``on_pre`` of
+``AdaptiveEBCPConnection``, with E_bar, is not virtual and never called; E_bar with
+``potentiation_estimate = "events"``), then every postsynaptic spike (an event:
 valence -B_bar/E_bar, -1 when that ratio is not below 1 or is 0/0, then E_bar += 1; a
 burst: B_bar += 1, valence +1; both with the extra -(E_bar - max)/E_bar above max,
 times the presynaptic event trace), each update skipped while ``stdp_active`` is false
@@ -28,11 +31,12 @@ from dendritic.plasticity import bdsp
 DT = 0.1e-3
 DURATION = 1.0
 N_PRE = 10
-ETA, TAU_PRE, TAU_AVG = 0.02, 0.020, 0.5
+ETA, TAU_PRE, TAU_AVG, TAU_HOM = 0.02, 0.020, 0.5, 0.8
 RATE_MIN, RATE_MAX = 5.0, 15.0
-# postsynaptic neurons: (event rate, burst probability, E_bar(0)); neuron 0 starts at
-# E_bar = 0 below rate_min, neuron 2 fires above rate_max
-POST = [(4.0, 0.3, 0.0), (8.0, 0.3, 8.0), (25.0, 0.15, 30.0), (12.0, 0.7, 2.0)]
+# postsynaptic neurons: (event rate, burst probability, E_bar(0), S_hom(0)); neuron 0
+# starts at E_bar = 0 below rate_min, neuron 2 fires above rate_max; S_hom starts below
+# rate_min for neurons 0 and 3 and above it for 1 and 2
+POST = [(4.0, 0.3, 0.0, 0.1), (8.0, 0.3, 8.0, 9.0), (25.0, 0.15, 30.0, 30.0), (12.0, 0.7, 2.0, 1.0)]
 P_BAR0 = 0.2
 # learning gate: on in [0, 0.3 s), off in [0.3, 0.6 s), on in [0.6, 1 s)
 GATE_DT = 0.1
@@ -42,7 +46,7 @@ GATE = np.array([1, 1, 1, 0, 0, 0, 1, 1, 1, 1], dtype=float)
 def _protocol():
     rng = np.random.default_rng(11)
     pre = [burst_poisson_train(rng, 12.0, 0.3, DURATION - 0.01, DT) for _ in range(N_PRE)]
-    post = [burst_poisson_train(rng, rate, p, DURATION - 0.01, DT) for rate, p, _ in POST]
+    post = [burst_poisson_train(rng, rate, p, DURATION - 0.01, DT) for rate, p, _, _ in POST]
     # presynaptic neuron 2 fires with postsynaptic neuron 0: presynaptic and postsynaptic
     # events in the same step, below rate_min
     pre[2] = post[0].copy()
@@ -58,10 +62,10 @@ def _generator(trains, name):
     return SpikeGeneratorGroup(len(trains), indices, np.concatenate(trains) * second, name=name)
 
 
-def _run(target, build_dir=None, gate=True, rerun_eta=None, learning_on=None):
+def _run(target, build_dir=None, gate=True, rerun_eta=None, learning_on=None, estimate="spikes"):
     """Run the protocol; on standalone with ``rerun_eta``, also rerun the binary with that
     learning rate through ``run_args`` and return both results. ``learning_on`` sets the
-    shared-constant gate (without the TimedArray)."""
+    shared-constant gate (without the TimedArray); ``estimate``: potentiation_estimate."""
     pre_trains, post_trains, pre_index, post_index, w0 = _protocol()
     with Backend(target, build_dir=build_dir, seed=1, dt=DT * second) as backend:
         drive_pre, drive_post = _generator(pre_trains, "drive_pre"), _generator(post_trains, "drive_post")
@@ -69,7 +73,7 @@ def _run(target, build_dir=None, gate=True, rerun_eta=None, learning_on=None):
         post = bursts.relay_group(len(POST), "post", bdsp.postsynaptic_equations(), bdsp.postsynaptic_event_code())
         bdsp.attach_presynaptic(pre, TAU_PRE * second)
         bdsp.attach_postsynaptic(post, TAU_AVG * second, homeostasis=True, rate_min=RATE_MIN * Hz,
-                                 rate_max=RATE_MAX * Hz)
+                                 rate_max=RATE_MAX * Hz, potentiation_estimate=estimate, tau_hom=TAU_HOM * second)
         forcing = []
         for source, relay in ((drive_pre, pre), (drive_post, post)):
             synapses = Synapses(source, relay, on_pre="forced_post = 1", name=f"force_{relay.name}")
@@ -82,7 +86,7 @@ def _run(target, build_dir=None, gate=True, rerun_eta=None, learning_on=None):
         backend.parameters_set()
         for group in (pre, post):
             bursts.initialise_detection(group)
-        bdsp.initialise_postsynaptic(post, [E0 for _, _, E0 in POST], P_BAR0)
+        bdsp.initialise_postsynaptic(post, [E0 for _, _, E0, _ in POST], P_BAR0, [S0 for _, _, _, S0 in POST])
         monitors = {"pre_event": EventMonitor(pre, "event"), "post_event": EventMonitor(post, "event"),
                     "post_burst": EventMonitor(post, "burst"), "post_spike": SpikeMonitor(post)}
         network = Network(drive_pre, drive_post, pre, post, *forcing, plastic, *monitors.values())
@@ -104,13 +108,16 @@ def _steps(indices, times, k):
     return np.rint(times[indices == k] / DT).astype(np.int64)
 
 
-def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis=True, valence_at_zero=-1.0):
+def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis=True, valence_at_zero=-1.0,
+                      estimate="spikes"):
     """Final weights and final E_bar (Hz) from the recorded events and bursts, written
     from ``AdaptiveEBCPConnection`` (module docstring); also counts of the updates that
     exercised each branch while the gate was on. ``valence_at_zero``: -P_bar at an event
-    with E_bar = 0 (published: the ratio 0/0 is not below 1, so -1)."""
+    with E_bar = 0 (published: the ratio 0/0 is not below 1, so -1). ``estimate``: the
+    rate of the presynaptic potentiation, "spikes" (S_hom, published) or "events" (E_bar)."""
     n_post = len(POST)
     pre = [_steps(*recorded["pre_event"], k) for k in range(N_PRE)]
+    spikes = [_steps(*recorded["post_spike"], k) for k in range(n_post)]
     events = [_steps(*recorded["post_event"], k) for k in range(n_post)]
     burst_steps = [_steps(*recorded["post_burst"], k) for k in range(n_post)]
     steps_per_gate_bin = int(round(GATE_DT / DT))
@@ -118,9 +125,9 @@ def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis
     def gate_on(n):
         return gate is None or gate[min(n // steps_per_gate_bin, len(gate) - 1)] > 0
 
-    def average(initial, past, n):  # moving average (Hz) read at step n: past steps only
+    def average(initial, past, n, tau=TAU_AVG):  # moving average (Hz) read at step n: past steps only
         past = past[past < n]
-        return initial * np.exp(-n * DT / TAU_AVG) + np.exp(-(n - past) * DT / TAU_AVG).sum() / TAU_AVG
+        return initial * np.exp(-n * DT / tau) + np.exp(-(n - past) * DT / tau).sum() / tau
 
     def pre_trace(k, n):  # presynaptic event trace at step n, including step n
         past = pre[k][pre[k] <= n]
@@ -129,7 +136,7 @@ def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis
     counts = {"E_bar_zero": 0, "depression": 0, "potentiation": 0, "same_step_potentiation": 0, "gated_off": 0}
     weights = np.array(w_initial, dtype=float)
     for post in range(n_post):
-        E0 = POST[post][2]
+        E0, S0 = POST[post][2], POST[post][3]
         B0 = E0 * P_BAR0
         for synapse in np.flatnonzero(j == post):
             k = i[synapse]
@@ -143,7 +150,8 @@ def published_weights(recorded, i, j, w_initial, eta=ETA, gate=GATE, homeostasis
                     continue
                 E_bar = average(E0, events[post], n)
                 if kind == 0:
-                    dw = eta * (RATE_MIN - E_bar) if homeostasis and E_bar < RATE_MIN else 0.0
+                    rate = average(S0, spikes[post], n, TAU_HOM) if estimate == "spikes" else E_bar
+                    dw = eta * (RATE_MIN - rate) if homeostasis and rate < RATE_MIN else 0.0
                     counts["potentiation"] += dw > 0
                     counts["same_step_potentiation"] += dw > 0 and n in events[post]
                 else:
@@ -172,12 +180,13 @@ def _relative_error(actual, expected):
     return relative.max()
 
 
-def _check_against_published(result, eta=ETA):
+def _check_against_published(result, eta=ETA, estimate="spikes"):
     recorded = result["recorded"]
     # the online detector agrees with the NumPy classification of the recorded spikes
     _, is_event, is_burst = bursts.classify_spikes(*recorded["post_spike"], 0.016)
     assert is_event.sum() == len(recorded["post_event"][0]) and is_burst.sum() == len(recorded["post_burst"][0])
-    expected, E_bar, counts = published_weights(recorded, result["i"], result["j"], result["w0"], eta=eta)
+    expected, E_bar, counts = published_weights(recorded, result["i"], result["j"], result["w0"], eta=eta,
+                                                estimate=estimate)
     print("counts:", counts)
     # every branch is exercised while the gate is on, and the gate holds some updates back
     assert counts["E_bar_zero"] > 0 and counts["depression"] > 50 and counts["potentiation"] > 50
@@ -208,6 +217,11 @@ def test_bdsp_with_homeostasis_and_gate_equals_published_rule_cython():
     _check_against_published(_run("cython"))
 
 
+def test_potentiation_on_the_event_average_numpy():
+    """potentiation_estimate = "events": the E_bar that AdaptiveEBCPConnection::on_pre reads."""
+    _check_against_published(_run("numpy", estimate="events"), estimate="events")
+
+
 @pytest.mark.standalone
 def test_bdsp_with_homeostasis_and_gate_equals_published_rule_standalone(tmp_path):
     """... and the same binary rerun with another learning rate through ``run_args``."""
@@ -218,9 +232,10 @@ def test_bdsp_with_homeostasis_and_gate_equals_published_rule_standalone(tmp_pat
 
 def test_recomputation_sees_each_ingredient(numpy_run):
     """The comparison can fail: from the same recorded spikes, another learning rate, no
-    homeostasis, no gate or P_bar = 0 at E_bar = 0 give other weights."""
+    homeostasis, no gate, P_bar = 0 at E_bar = 0 or potentiation from E_bar give other weights."""
     recorded, i, j, w0 = numpy_run["recorded"], numpy_run["i"], numpy_run["j"], numpy_run["w0"]
-    for variant in ({"eta": ETA * 1.01}, {"homeostasis": False}, {"gate": None}, {"valence_at_zero": 0.0}):
+    for variant in ({"eta": ETA * 1.01}, {"homeostasis": False}, {"gate": None}, {"valence_at_zero": 0.0},
+                    {"estimate": "events"}):
         other, _, _ = published_weights(recorded, i, j, w0, **variant)
         assert _relative_error(numpy_run["w"], other) > 1e-3, variant
 
