@@ -30,6 +30,7 @@ Cython target draws those from a different stream).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -153,7 +154,6 @@ def limit_make_jobs() -> None:
     """Compile standalone code with at most one job per core (at most 4): Brian 2.9's
     bare ``make -j`` starts one compiler per source file at once (dozens), which swamps
     a small machine. A ``-j`` the user set in Brian's preferences is kept."""
-    import os
 
     current = list(prefs.devices.cpp_standalone.extra_make_args_unix)
     if not any(str(arg).startswith("-j") and str(arg) != "-j" for arg in current):
@@ -172,7 +172,6 @@ def lock_build_dir(path: Path) -> None:
     overwriting this one's code, binary or results. An advisory ``flock``, released by
     the kernel when the process ends, however it ends."""
     import fcntl
-    import os
 
     key = Path(path).resolve()
     if key in _BUILD_LOCKS:
@@ -191,7 +190,6 @@ def lock_build_dir(path: Path) -> None:
 
 def unlock_build_dir(path: Path) -> None:
     import fcntl
-    import os
 
     fd = _BUILD_LOCKS.pop(Path(path).resolve(), None)
     if fd is not None:
@@ -408,7 +406,6 @@ class Backend:
     def _compile_cached(self, sources) -> None:
         """The binary of :attr:`build_cache` for this code, compiled here if there is none
         yet (one process compiles a digest; others wait for it, then copy)."""
-        import os
         import shutil
 
         digest = code_digest(self.build_dir, sorted(device.writer.source_files | device.writer.header_files))
@@ -435,7 +432,6 @@ class Backend:
 
     def _set_run_time_seed(self) -> None:
         if self.build_cache is not None and self.seed is not None:
-            import os
 
             os.environ["DENDRITIC_SEED"] = str(int(self.seed))  # inherited by the binary
 

@@ -237,11 +237,16 @@ def _available_memory() -> float | None:
     return None
 
 
+def _sizes(spec: CircuitSpec) -> dict:
+    """Neurons per population and per input group, by name."""
+    return {**{p["name"]: p["N"] for p in spec.values["populations"]},
+            **{s["name"]: s["N"] for s in spec.values["inputs"]}}
+
+
 def expected_synapses(spec: CircuitSpec, connection: dict) -> float:
     """The number of synapses ``connection`` draws (fan-in x N_post, or p x N_pre x N_post
     with the probability of :func:`_draw`)."""
-    sizes = {**{p["name"]: p["N"] for p in spec.values["populations"]},
-             **{s["name"]: s["N"] for s in spec.values["inputs"]}}
+    sizes = _sizes(spec)
     n_pre, n_post = sizes.get(connection["pre"], 0), sizes.get(connection["post"], 0)
     if connection["connectivity"] == "given":
         return 0.0
@@ -260,8 +265,7 @@ def check_sizes(spec: CircuitSpec) -> None:
     :class:`~dendritic.config.ConfigError` naming the file and key otherwise."""
     from dendritic.errors import ResourceError
 
-    sizes = {**{p["name"]: p["N"] for p in spec.values["populations"]},
-             **{s["name"]: s["N"] for s in spec.values["inputs"]}}
+    sizes = _sizes(spec)
     problems = []
     for n, connection in enumerate(spec.values["connections"]):
         fan_in, n_pre = connection["fan_in"], sizes.get(connection["pre"])
