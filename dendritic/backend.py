@@ -258,6 +258,14 @@ class Backend:
         arguments (``build_dir``, ``threads``, ``progress``)."""
         return cls(target, seed=config.seed, dt=config.dt, **options)
 
+    def with_seed(self, seed: int, dt=None) -> "Backend":
+        """The same target, build folder, engine, threads, binary cache and compiler
+        settings with another seed (and time step)."""
+        return type(self)(self.target, build_dir=self.build_dir if self.standalone else None, seed=seed,
+                          dt=self.dt if dt is None else dt, threads=self.threads, progress=self.progress,
+                          engine=self.engine, profile=self.profile, build_cache=self.build_cache,
+                          portable=self.portable)
+
     def check_config(self, config) -> None:
         """Raise ``ValueError`` unless this backend runs with ``config``'s seed and time
         step: an experiment draws its NumPy inputs with them, so a backend built for
@@ -331,6 +339,9 @@ class Backend:
         return self.activate()
 
     def __exit__(self, *exc) -> None:
+        # let the network go: while its objects live, the next build in this process
+        # would suffix its code objects' names and recompile (gc in activate)
+        self._network = None
         if self.standalone:
             device.reinit()
             set_device("runtime")

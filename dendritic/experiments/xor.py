@@ -411,11 +411,7 @@ def run_one(config: Config, backend: Backend, output: Path, progress: bool = Tru
 
 
 def _backend_for(backend: Backend, config: Config, seed: int) -> Backend:
-    if seed == backend.seed:
-        return backend
-    build_dir = backend.build_dir if backend.standalone else None
-    return Backend(backend.target, build_dir=build_dir, seed=seed, dt=config.dt, threads=backend.threads,
-                   progress=backend.progress, engine=backend.engine)
+    return backend if seed == backend.seed else backend.with_seed(seed, config.dt)
 
 
 def run_xor(config: Config, backend: Backend, output: Path) -> Outcome:

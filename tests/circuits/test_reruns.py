@@ -59,3 +59,23 @@ def test_a_missing_timed_array_is_named():
     spec = circuit_from_mapping(CIRCUIT)
     with Backend("numpy", seed=3) as backend, pytest.raises(KeyError, match="drive_rates"):
         build_circuit(spec, backend)
+
+
+@pytest.mark.standalone
+def test_another_seed_builds_the_same_sources_while_the_first_backend_lives(tmp_path):
+    """``--seeds 1-5`` builds seed after seed in one process while the command line's
+    backend (the first seed's) is still referenced: the later builds generate the same
+    source files (no suffixed code-object names), so only main.cpp, which holds the seed,
+    is compiled again. :meth:`Backend.with_seed` keeps the build folder."""
+    spec = circuit_from_mapping(CIRCUIT)
+    arrays = {"drive_rates": TimedArray(_rates(1.0) * Hz, dt=50 * ms)}
+    first = Backend("cpp_standalone", build_dir=tmp_path / "build", seed=3)
+    names = []
+    for backend in (first, first.with_seed(4)):
+        assert backend.build_dir == tmp_path / "build"
+        with backend:
+            circuit = build_circuit(spec, backend, arrays=arrays)
+            backend.run(circuit.network, spec.run["duration"])
+            del circuit
+        names.append(sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "build").rglob("*.cpp")))
+    assert names[1] == names[0]
