@@ -213,6 +213,7 @@ def test_bdsp_with_homeostasis_and_gate_equals_published_rule_numpy(numpy_run):
     _check_against_published(numpy_run)
 
 
+@pytest.mark.slow  # 3 min of Cython compilation on a cold cache; numpy and cpp_standalone run by default
 def test_bdsp_with_homeostasis_and_gate_equals_published_rule_cython():
     _check_against_published(_run("cython"))
 
