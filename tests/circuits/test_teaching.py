@@ -42,7 +42,8 @@ def generate_error(estimate, output):
     return current
 
 
-def test_teaching_current_follows_generate_error():
+@pytest.mark.standalone
+def test_teaching_current_follows_generate_error(tmp_path):
     # a BDSP-free circuit has no E_bar: a plastic connection provides the estimate
     mapping = dict(CIRCUIT)
     mapping["populations"] = [dict(CIRCUIT["populations"][0]), {"name": "pre", "neuron": "payeur2021_xor", "N": 20}]
@@ -57,7 +58,8 @@ def test_teaching_current_follows_generate_error():
     window[55:60] = 2
     y = np.zeros(100)
     y[50:60] = 1
-    with Backend("cython", seed=2) as backend:
+    # cpp_standalone: one build in a minute; cython compiles for 3 min on a cold cache
+    with Backend("cpp_standalone", seed=2, build_dir=tmp_path / "build") as backend:
         circuit = build_circuit(spec, backend, arrays={"y": TimedArray(y, dt=grid), "window": TimedArray(window, dt=grid)})
         backend.run(circuit.network, 1000 * ms)
         monitor = circuit.state_monitors["out"][0]
