@@ -154,7 +154,6 @@ def limit_make_jobs() -> None:
     """Compile standalone code with at most one job per core (at most 4): Brian 2.9's
     bare ``make -j`` starts one compiler per source file at once (dozens), which swamps
     a small machine. A ``-j`` the user set in Brian's preferences is kept."""
-
     current = list(prefs.devices.cpp_standalone.extra_make_args_unix)
     if not any(str(arg).startswith("-j") and str(arg) != "-j" for arg in current):
         jobs = max(1, min(4, os.cpu_count() or 1))
@@ -443,7 +442,6 @@ class Backend:
 
     def _set_run_time_seed(self) -> None:
         if self.build_cache is not None and self.seed is not None:
-
             os.environ["DENDRITIC_SEED"] = str(int(self.seed))  # inherited by the binary
 
     def rerun(self, run_args: Mapping) -> None:

@@ -176,8 +176,9 @@ def attach_postsynaptic(group, tau_avg, P_max=1.0, homeostasis=False, rate_min=N
     given to :func:`synapses` for the presynaptic term."""
     defaults = cfg.validate({}, PARAMETERS)
     estimate = potentiation_estimate if potentiation_estimate is not None else defaults["potentiation_estimate"]
-    if estimate not in ("spikes", "events"):
-        raise ValueError(f"bdsp: potentiation_estimate must be 'spikes' or 'events', got {estimate!r}")
+    options = PARAMETERS["potentiation_estimate"].options
+    if estimate not in options:
+        raise ValueError(f"bdsp: potentiation_estimate must be one of {options}, got {estimate!r}")
     group.tau_avg = tau_avg
     group.P_max = P_max
     group.homeostasis = float(bool(homeostasis))
@@ -190,10 +191,11 @@ def attach_postsynaptic(group, tau_avg, P_max=1.0, homeostasis=False, rate_min=N
                         when="end", name=f"{group.name}_bdsp_post_decay")
 
 
-def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0, spike_rate=0.1) -> None:
+def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0, spike_rate=None) -> None:
     """Starting estimates of the moving averages, per neuron or for all (numbers in Hz;
     the published protocols start at E_bar = the event rate, B_bar = 0.2 E_bar; the
-    published networks at E_bar = B_bar = 0 and S_hom = 0.1 Hz, ``rate_hom_initial``)."""
+    published networks at E_bar = B_bar = 0 and S_hom = 0.1 Hz, ``rate_hom_initial``, the
+    default of ``spike_rate``)."""
     event_rate = np.asarray(event_rate, dtype=float)
     burst_probability = np.asarray(burst_probability, dtype=float)
     group.E_bar = event_rate * Hz
@@ -201,6 +203,8 @@ def initialise_postsynaptic(group, event_rate=0.0, burst_probability=0.0, spike_
     group.P_bar = burst_probability
     group.homeostatic_depression = 0
     group.event_now = 0
+    if spike_rate is None:
+        spike_rate = float(cfg.validate({}, PARAMETERS)["rate_hom_initial"] / Hz)
     group.S_hom = np.asarray(spike_rate, dtype=float) * Hz
     group.spike_now = 0
 
