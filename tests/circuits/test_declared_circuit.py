@@ -2,8 +2,8 @@
 two layers of bursting pyramidal neurons (Payeur et al. 2021), a BDSP connection that
 transmits events forward and a feedback connection that transmits bursts only.
 
-Checked against independent computations: the same spikes on cython and
-cpp_standalone; the feedback conductance jumps exactly at the delayed bursts of each
+Checked against independent computations: the same spikes on numpy and
+cpp_standalone (and on cython, opt-in: ``-m slow``, for its cold compilation of ~5 min); the feedback conductance jumps exactly at the delayed bursts of each
 neuron's presynaptic partners; the final BDSP weights equal a NumPy integration of the
 paper's rule dw/dt = eta [B_post - P_bar E_post] E_tilde_pre over the recorded event and
 burst trains."""
@@ -42,23 +42,38 @@ def _run(target, build_dir=None):
 
 
 @pytest.fixture(scope="module")
-def cython_run():
-    return _run("cython")
+def runtime_run():
+    """The runtime run that the other tests read (numpy: 6 s, no compilation; it reads
+    the initial weights before the run, which standalone cannot)."""
+    return _run("numpy")
+
+
+@pytest.fixture(scope="module")
+def standalone_run(tmp_path_factory):
+    return _run("cpp_standalone", tmp_path_factory.mktemp("declared") / "build")
+
+
+def _assert_same_run(ours, theirs):
+    for name in ("layer1", "layer2", "drive"):
+        assert len(ours["records"][name]["t"]) > 300, name
+        np.testing.assert_array_equal(ours["records"][name]["i"], theirs["records"][name]["i"])
+        np.testing.assert_array_equal(ours["records"][name]["t"], theirs["records"][name]["t"])
+    for name in ("layer1", "layer2"):
+        assert len(ours["records"][name]["burst_t"]) > 50, name
+        for key in ("event_t", "burst_t"):
+            np.testing.assert_array_equal(ours["records"][name][key], theirs["records"][name][key])
+    np.testing.assert_allclose(theirs["plastic"]["w"], ours["plastic"]["w"], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.standalone
-def test_declared_circuit_gives_identical_spikes_on_cython_and_standalone(cython_run, tmp_path):
-    standalone = _run("cpp_standalone", tmp_path / "build")
-    for name in ("layer1", "layer2", "drive"):
-        ours, theirs = cython_run["records"][name], standalone["records"][name]
-        assert len(ours["t"]) > 300, name
-        np.testing.assert_array_equal(ours["i"], theirs["i"])
-        np.testing.assert_array_equal(ours["t"], theirs["t"])
-    for name in ("layer1", "layer2"):
-        assert len(cython_run["records"][name]["burst_t"]) > 50, name
-        for key in ("event_t", "burst_t"):
-            np.testing.assert_array_equal(cython_run["records"][name][key], standalone["records"][name][key])
-    np.testing.assert_allclose(standalone["plastic"]["w"], cython_run["plastic"]["w"], rtol=1e-9, atol=1e-12)
+def test_declared_circuit_gives_identical_spikes_on_numpy_and_standalone(runtime_run, standalone_run):
+    _assert_same_run(runtime_run, standalone_run)
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_declared_circuit_gives_identical_spikes_on_cython_and_standalone(standalone_run):
+    _assert_same_run(_run("cython"), standalone_run)
 
 
 def _steps(times, dt):
@@ -86,27 +101,27 @@ def _classified_steps(records, dt):
     return events, bursts
 
 
-def test_events_and_bursts_follow_the_papers_definition(cython_run):
-    dt = float(cython_run["spec"].run["dt"])
+def test_events_and_bursts_follow_the_papers_definition(runtime_run):
+    dt = float(runtime_run["spec"].run["dt"])
     for name in ("layer1", "layer2"):
-        records = cython_run["records"][name]
+        records = runtime_run["records"][name]
         events, bursts = _classified_steps(records, dt)
         assert sorted(s for v in events.values() for s in v) == sorted(_steps(records["event_t"], dt))
         assert sorted(s for v in bursts.values() for s in v) == sorted(_steps(records["burst_t"], dt))
 
 
-def test_feedback_connection_transmits_bursts_only(cython_run):
+def test_feedback_connection_transmits_bursts_only(runtime_run):
     """No background reaches the dendrites of layer 1: g_ampa_d jumps only when a
     presynaptic layer-2 neuron bursts, 0.8 ms (8 steps) later."""
-    spec = cython_run["spec"]
+    spec = runtime_run["spec"]
     dt = float(spec.run["dt"])
     delay = int(round(float(spec.run["synaptic_delay"]) / dt))
-    events, bursts = _classified_steps(cython_run["records"]["layer2"], dt)
-    g = cython_run["g_ampa_d"]  # (samples, neurons), one sample per step at its start
-    feedback = cython_run["feedback"]
+    events, bursts = _classified_steps(runtime_run["records"]["layer2"], dt)
+    g = runtime_run["g_ampa_d"]  # (samples, neurons), one sample per step at its start
+    feedback = runtime_run["feedback"]
     n_steps = g.shape[0]
     checked = 0
-    for column, neuron in enumerate(cython_run["neurons"]):
+    for column, neuron in enumerate(runtime_run["neurons"]):
         partners = feedback["i"][feedback["j"] == neuron]
         expected = sorted({s + delay for p in partners for s in bursts.get(p, [])})
         expected = [s for s in expected if s + 1 < n_steps]
@@ -120,19 +135,19 @@ def test_feedback_connection_transmits_bursts_only(cython_run):
     assert checked > 20
 
 
-def test_bdsp_weights_follow_the_rule_on_the_recorded_trains(cython_run):
+def test_bdsp_weights_follow_the_rule_on_the_recorded_trains(runtime_run):
     """NumPy integration of the BDSP rule (Payeur et al. 2021, Methods; no homeostasis):
     at a postsynaptic burst w += eta E_tilde_pre, at a postsynaptic event
     w -= eta P_bar E_tilde_pre, P_bar = B_bar/E_bar before the event is added (P_max
     while E_bar = 0), E_tilde_pre the presynaptic event trace including the events of
     the same step; traces and averages decay by exp(-dt/tau) per step; w clipped to [0, 1]."""
-    spec = cython_run["spec"]
+    spec = runtime_run["spec"]
     p = next(c for c in spec.values["connections"] if c["plasticity"])["plasticity"]
     dt = float(spec.run["dt"])
     eta, tau_pre, tau_avg = p["eta"], float(p["tau_pre"]), float(p["tau_avg"])
-    pre_events, _ = _classified_steps(cython_run["records"]["layer1"], dt)
-    post_events, post_bursts = _classified_steps(cython_run["records"]["layer2"], dt)
-    n_post = int(cython_run["records"]["layer2"]["N"])
+    pre_events, _ = _classified_steps(runtime_run["records"]["layer1"], dt)
+    post_events, post_bursts = _classified_steps(runtime_run["records"]["layer2"], dt)
+    n_post = int(runtime_run["records"]["layer2"]["N"])
     # P_bar of each postsynaptic event, from the moving averages
     p_bar = {}
     for neuron in range(n_post):
@@ -153,7 +168,7 @@ def test_bdsp_weights_follow_the_rule_on_the_recorded_trains(cython_run):
         k = np.asarray([s for s in pre_events.get(neuron, []) if s <= step])
         return float(np.sum(np.exp(-(step - k) * dt / tau_pre)))
 
-    plastic = cython_run["plastic"]
+    plastic = runtime_run["plastic"]
     expected = plastic["w0"].copy()
     for n, (i, j) in enumerate(zip(plastic["i"], plastic["j"])):
         updates = sorted([(s, -1) for s in post_events.get(j, [])] + [(s, 1) for s in post_bursts.get(j, [])])
