@@ -207,25 +207,35 @@ class Backend:
 
     Parameters
     ----------
-    target : ``"numpy"``, ``"cython"`` or ``"cpp_standalone"``.
-    build_dir : folder for the generated C++ project (standalone only); a fresh
+    target
+        ``"numpy"``, ``"cython"`` or ``"cpp_standalone"``.
+    build_dir
+        Folder for the generated C++ project (standalone only); a fresh
         temporary folder when not given. Keep it under ``data/`` (git-ignored) or ``/tmp``.
         The backend holds it while active (:func:`lock_build_dir`): another process
         given the same folder waits until this one is done.
-    seed : seed of Brian's random number generator (and of NumPy's legacy generator).
-    dt : simulation time step.
-    threads : OpenMP threads for standalone (0: no OpenMP).
-    progress : show a progress bar (runtime) or the binary's progress report (standalone).
-    engine : name of an engine setting of :data:`ENGINES` (default ``"reference"``: what
+    seed
+        Seed of Brian's random number generator (and of NumPy's legacy generator).
+    dt
+        Simulation time step.
+    threads
+        OpenMP threads for standalone (0: no OpenMP).
+    progress
+        Show a progress bar (runtime) or the binary's progress report (standalone).
+    engine
+        Name of an engine setting of :data:`ENGINES` (default ``"reference"``: what
         the package computed before issue 22, spike for spike).
-    profile : collect Brian's per-code-object profile (``network.profiling_info``).
-    build_cache : standalone: a folder of compiled binaries keyed by a digest of the
+    profile
+        Collect Brian's per-code-object profile (``network.profiling_info``).
+    build_cache
+        Standalone: a folder of compiled binaries keyed by a digest of the
         generated code (:func:`code_digest`). A build whose code was compiled before,
         in this or another process, copies that binary instead of compiling; only the
         data (weights, initial values, ``static_arrays/``) is its own. With it the seed
         is given to the binary at run time (``DENDRITIC_SEED``, see
         :data:`RUN_TIME_SEED`), so that runs differing in seed share one binary.
-    portable : compile without ``-march=native`` (a binary that runs on other CPUs of
+    portable
+        Compile without ``-march=native`` (a binary that runs on other CPUs of
         the same architecture, e.g. the nodes of a cluster).
     """
 

@@ -20,7 +20,8 @@ class Outcome:
         file the run read).
     figure : a callable returning a matplotlib ``Figure`` (drawn only when wanted:
         ``--no-plot`` skips it), or ``None`` for an experiment without a figure.
-    summary : lines the command line prints (measured values worth a glance).
+    summary : lines the command line prints
+        (measured values worth a glance).
     metrics : the run's key numbers by name (``{"rate_pyramidal_Hz": 12.3}``): the
         columns a sweep's index gets per point (:mod:`dendritic.sweep`); also stored in
         the results file under ``metrics``.

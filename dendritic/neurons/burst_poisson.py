@@ -23,8 +23,8 @@ There is no plateau current (neither g_s f(V_d) into the soma nor g_d f(V_d) int
 dendrite), no back-propagated spike, and no coupling between the compartments at all:
 ``BurstPoissonGroup::integrate_membrane`` has leak, adaptation and synaptic input in
 each compartment and nothing else. The dendrite acts on the soma only through the
-burst probability. Synapses are NaudGroup's (:func:`dendritic.neurons.bursting.
-two_compartment_synapses`): conductances in units of the compartment's leak, decaying
+burst probability. Synapses are NaudGroup's
+(:func:`dendritic.neurons.bursting.two_compartment_synapses`): conductances in units of the compartment's leak, decaying
 by exp(-dt/tau) per step, AMPA only (``sim_xor.cpp``'s ``initialize_pyr_neurons`` sets
 ``set_nmda_ampa_current_ampl_ratio(0.)``), and the dendritic synapses' driving force
 from the somatic potential (``LinearComboSynapse``/``ExpCobaSynapse`` read the group's

@@ -46,21 +46,21 @@ spikes within a few milliseconds: a burst.
 
 Defaults (``payeur2021.toml``, Payeur et al. 2021 Methods; ``NaudGroup::init``):
 
-=================  =========  =====================================================
-C_s, tau_s         370 pF, 16 ms   somatic capacitance, membrane time constant
-g_s                1300 pA    plateau current into the soma
-b, tau_ws          -200 pA, 100 ms   somatic adaptation (w_s += 1 per spike)
-V_T, delta_thr     -50 mV, 2 mV    threshold at rest, jump per spike
-tau_thr            27 ms      threshold relaxation
-V_reset, E_L       -70 mV     reset and rest
-C_d, tau_d         170 pF, 7 ms    dendritic capacitance and time constant
-g_d                1200 pA    regenerative plateau current into the dendrite
-a, tau_wd          -13 nS, 30 ms   dendritic adaptation
-E_d, D_d           -38 mV, 6 mV    half-activation and slope of f
-bap_amplitude      2600 pA    back-propagated spike, for bap_duration = 2 ms
-tau_ampa, tau_gaba 5 ms, 10 ms   synaptic time constants; E_exc 0 mV, E_inh -80 mV
-burst_window       16 ms      see :mod:`dendritic.bursts`
-=================  =========  =====================================================
+==================  ===============  =====================================================
+C_s, tau_s          370 pF, 16 ms    somatic capacitance, membrane time constant
+g_s                 1300 pA          plateau current into the soma
+b, tau_ws           -200 pA, 100 ms  somatic adaptation (w_s += 1 per spike)
+V_T, delta_thr      -50 mV, 2 mV     threshold at rest, jump per spike
+tau_thr             27 ms            threshold relaxation
+V_reset, E_L        -70 mV           reset and rest
+C_d, tau_d          170 pF, 7 ms     dendritic capacitance and time constant
+g_d                 1200 pA          regenerative plateau current into the dendrite
+a, tau_wd           -13 nS, 30 ms    dendritic adaptation
+E_d, D_d            -38 mV, 6 mV     half-activation and slope of f
+bap_amplitude       2600 pA          back-propagated spike, for bap_duration = 2 ms
+tau_ampa, tau_gaba  5 ms, 10 ms      synaptic time constants; E_exc 0 mV, E_inh -80 mV
+burst_window        16 ms            see :mod:`dendritic.bursts`
+==================  ===============  =====================================================
 
 Integration method: forward Euler at dt = 0.1 ms, as published (``NaudGroup::
 integrate_membrane``). The plateau term f(V_d) makes the dendrite nonlinear in its own

@@ -1,4 +1,4 @@
-"""Two-compartment interneuron: soma and dendrite, nudged by the pyramidal layer above.
+"""Two-compartment interneuron: soma and dendrite, nudged by the pyramidal layer above::
 
     C du/dt = g_L (E_L - u) + g_D (v_dendrite - u) + nudge g_som (u_target - u)
               + I_soma [+ I_noise]

@@ -1,4 +1,4 @@
-"""Three-compartment pyramidal neuron: soma, basal and apical dendrite.
+"""Three-compartment pyramidal neuron: soma, basal and apical dendrite::
 
     C du/dt = g_L (E_L - u) + g_B (v_basal - u) + g_A (v_apical - u)
               + nudge g_som (u_target - u) + I_soma [+ I_noise]
@@ -35,18 +35,18 @@ doi:10.48550/arXiv.2106.07887) section 5. Parameter sets: ``models/neurons/*.tom
 
 Parameters (all ``(shared, constant)`` equation variables):
 
-=============  ===========  ==============================================
-C              capacitance  somatic membrane capacitance
-g_L            conductance  somatic leak
-g_B, g_A       conductance  basal / apical -> soma coupling (0 disconnects)
-g_som          conductance  somatic nudging conductance (gated by ``nudge``)
-E_L            voltage      leak reversal = resting potential
-tau_basal      time         basal PSP / dendritic time constant
-tau_apical     time         apical PSP / dendritic time constant
-t_ref          time         refractory period
-tau_syn_basal  time         basal synaptic-current time constant (only with
-tau_syn_apical              ``synaptic_current``; NEST tau_syn_ex = 3 ms)
-=============  ===========  ==============================================
+==============  ===========  ==============================================
+C               capacitance  somatic membrane capacitance
+g_L             conductance  somatic leak
+g_B, g_A        conductance  basal / apical -> soma coupling (0 disconnects)
+g_som           conductance  somatic nudging conductance (gated by ``nudge``)
+E_L             voltage      leak reversal = resting potential
+tau_basal       time         basal PSP / dendritic time constant
+tau_apical      time         apical PSP / dendritic time constant
+t_ref           time         refractory period
+tau_syn_basal   time         basal synaptic-current time constant (only with
+tau_syn_apical               ``synaptic_current``; NEST tau_syn_ex = 3 ms)
+==============  ===========  ==============================================
 
 Inputs (per neuron, or an expression given by the network): ``I_soma`` (amp),
 ``nudge`` (0..1 gate of g_som), ``u_target`` (volt), ``v_basal_drive``,

@@ -93,7 +93,7 @@ class ActivationIncrement:
         linear:  d
         relu:    max(d, -v0) where v0 > 0, else max(v0 + d, 0)
 
-    sech^2(v0) = 4 q / (1 + q)^2 with q = exp(-2 |v0|) (no overflow, no 1 - tanh^2
+    sech^2(v0) = 4 q / (1 + q)^2 with q = exp(-2 ``|v0|``) (no overflow, no 1 - tanh^2
     cancellation). ``__call__(d, out)`` writes into ``out`` (same shape as v0).
     """
 

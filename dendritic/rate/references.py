@@ -1,7 +1,7 @@
 """Reference updates that DFC is compared with: Jacobians, minimum-norm and Gauss-Newton
 updates, backprop, alignment angles and Condition 2.
 
-Notation (Meulemans et al. 2021, NeurIPS, doi:10.48550/arXiv.2106.07887, sections 3-4):
+Notation (Meulemans et al. 2021, NeurIPS, doi:10.48550/arXiv.2106.07887, sections 3-4)::
 
     J_i = d r_L / d v_i  (B, n_L, n_i),  J = [J_1 ... J_L]  (B, n_L, sum_i n_i)
     J_L = diag(phi_L'(v_L)),   J_i = J_{i+1} W_{i+1} diag(phi_i'(v_i))
@@ -10,6 +10,7 @@ Notation (Meulemans et al. 2021, NeurIPS, doi:10.48550/arXiv.2106.07887, section
     damped Gauss-Newton        Delta theta = < J_theta^T (J_theta J_theta^T + gamma I)^-1 delta_L >_batch
                                (theta = all W_i and b_i; one sample at a time, averaged)
     Condition 2                ||J^T (J J^T)^-1 J Q||_F / ||Q||_F
+    angle(A, B)                arccos(<A, B> / (||A||_F ||B||_F)), degrees
 
 The Gauss-Newton link (Meulemans et al. 2021, section 3.3, the theorem relating DFC's
 steady-state update to GN, "Theorem 3" below; its numbering and wording were not
@@ -35,7 +36,6 @@ of the per-sample GN steps, which is the batch form of the published GN referenc
 (``networks/abstract_network.py``, ``compute_gn_parameter_update``). The nonlinear
 update (phi(v_i) - phi(v_i^B)) r_{i-1,ss}^T of DFC reaches this in the limit of small
 targets (lambda -> 0).
-    angle(A, B)                arccos(<A, B> / (||A||_F ||B||_F)), degrees
 
 Every "update" here is a step to add to the parameters (a descent direction), averaged
 over the batch, so its angle to DFC's update is meaningful; backprop returns the

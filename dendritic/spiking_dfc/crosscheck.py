@@ -6,7 +6,7 @@ Methods, as in ``models/experiments/crosscheck.toml``:
 
 1. Rate network: units per layer ``sizes``, weights W~ ~ N(0, std^2) in mV/Hz, the
    neuron's transfer function phi (Hz). Inputs x ~ U(input_min, input_max), labels
-   y ~ U(label_min, label_max), loss L = |r_L - y|^2 / 2, output target
+   y ~ U(label_min, label_max), loss L = ``|r_L - y|^2 / 2``, output target
    r* = r_L^- - lambda (r_L^- - y) from the rate network's feedforward output r_L^-.
    Fixed feedback Q~ from the batch-mean Jacobian J at the feedforward state
    (``feedback = "gauss_newton"``: the setting of the Gauss-Newton theorem, below).
@@ -224,7 +224,7 @@ def run_spiking(values: dict, neuron, problem: dict, backend: Backend) -> dict:
 # -- analysis ---------------------------------------------------------------------------
 
 def rate_agreement(spiking: list, model: list) -> dict:
-    """Per layer: max and mean |relative error| and the correlation over units and samples."""
+    """Per layer: max and mean ``|relative error|`` and the correlation over units and samples."""
     rel = [np.abs(s / m - 1.0) for s, m in zip(spiking, model)]
     return {
         "max_relative_error": np.array([r.max() for r in rel]),

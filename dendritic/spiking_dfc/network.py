@@ -4,7 +4,7 @@ rate-unit controller (Brian 2, every target).
 Each rate unit i of layer l is a population of M Poisson pyramidal neurons
 (``sacramento2018_pyramidal`` kind: soma u, passive basal and apical dendrites, rate
 phi(u), no reset). Layer 0 is M Poisson sources per input unit at the input rates x.
-All potentials below are relative to rest E_L.
+All potentials below are relative to rest E_L::
 
     basal      v_B,a(t) = b_i g_tot/g_B + sum_j (W_ij / M) sum_{b in unit j} psp_b(t)
                psp_b = sum_k exp(-(t - t_b^k)/tau_B)       (``on_pre: v_basal += w``)

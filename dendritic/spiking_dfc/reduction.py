@@ -133,7 +133,7 @@ def controlled_steady_state(net: RateReduction, x: np.ndarray, target: np.ndarra
     """The exact fixed point r* - r_L(c) = alpha c, by Newton's method on c per sample.
 
     Starts from the linearised solution; d r_L / d c = sum_l J_l Q~_l with the Jacobians
-    at the current controlled state. ``residual``: max |r* - r_L - alpha c| in Hz.
+    at the current controlled state. ``residual``: max ``|r* - r_L - alpha c|`` in Hz.
     """
     x = np.asarray(x, float)
     target = np.asarray(target, float)
