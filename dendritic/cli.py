@@ -66,11 +66,23 @@ def _add_common_options(parser, name: str, module) -> None:
                          "spikes faster, compiles longer) (default: %(default)s)")
 
 
+def _experiment_table(modules: dict) -> str:
+    """The experiments, a line each, with the default run's expected wall time."""
+    width = max(map(len, modules))
+    lines = ["experiments (dendritic run NAME; the default run's wall time on 2 cores):"]
+    for name, module in modules.items():
+        lines.append(f"  {name:{width}s}  {module.HELP}")
+        lines.append(f"  {'':{width}s}  [{module.RUN_TIME}]")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from dendritic import __version__
     from dendritic.experiments import available
 
-    parser = argparse.ArgumentParser(prog="dendritic", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="dendritic", description=__doc__.split("\n")[0],
+                                     epilog=_experiment_table(available()),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"dendritic {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -313,9 +325,7 @@ def _list() -> int:
     from dendritic.config import MODELS_DIR
     from dendritic.experiments import available
 
-    print("experiments:")
-    for name, module in available().items():
-        print(f"  {name:24s} {module.HELP}")
+    print(_experiment_table(available()))
     for kind in sorted(p.name for p in MODELS_DIR.iterdir() if p.is_dir()):
         print(f"models/{kind}:")
         for path in sorted((MODELS_DIR / kind).glob("*.toml")):

@@ -49,6 +49,19 @@ def test_list_names_experiments_and_models(capsys):
     assert "population" in out and "urbanczik2014" in out
 
 
+def test_top_level_help_lists_every_experiment_with_its_run_time(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    modules = available()
+    assert {"population", "xor", "dfc", "crosscheck", "multiplexing"} <= set(modules)
+    for name, module in modules.items():
+        assert re.search(rf"^\s+{re.escape(name)}\s+{re.escape(module.HELP)}$", out, re.M), name
+        # a wall time with its unit, e.g. "about 40 s" or "about 1.5 h"
+        assert re.search(r"\d\s*(s|min|h)\b", module.RUN_TIME), (name, module.RUN_TIME)
+        assert f"[{module.RUN_TIME}]" in out, name
+
+
 # -- the experiment protocol (dendritic.experiments) ---------------------------------------
 
 TYPED = ("population", "dendritic-prediction", "plasticity-protocol")

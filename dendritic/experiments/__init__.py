@@ -7,6 +7,9 @@ An experiment module defines::
 
     NAME = "my-experiment"            # the command: dendritic run my-experiment
     HELP = "one line for dendritic list and --help"
+    RUN_TIME = "about 1 min (+2 min compiling the first time)"   # the default run's
+                                      # wall time, measured on the CI kind of machine
+                                      # (2 cores), listed by dendritic --help
     BRIAN = True                      # optional (default True); False: no Brian, no Backend
     DEFAULT_TARGET = "cython"         # optional: the default of --target
 

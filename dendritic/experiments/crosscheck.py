@@ -20,6 +20,7 @@ from dendritic.spiking_dfc import crosscheck
 
 NAME = "crosscheck"
 HELP = "spiking DFC vs its rate reduction: rates and weight-update angles vs time per sample (HDF5 + PNG)"
+RUN_TIME = "about 1.5 min (the first run on a machine about 4 min: Cython compiles)"  # benchmarks/run_times.py
 
 #: the command-line overrides: destination -> (table of the file, its field)
 OPTIONS = {

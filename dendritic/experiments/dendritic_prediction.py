@@ -47,6 +47,7 @@ from dendritic.plasticity.dendritic_prediction import DendriticPredictionRule, P
 
 NAME = "dendritic-prediction"
 HELP = "Urbanczik-Senn: a neuron learns a somatic teacher by dendritic prediction (HDF5 + PNG)"
+RUN_TIME = "about 1.5 min (the first run on a machine about 2.5 min: Cython compiles)"  # benchmarks/run_times.py
 
 _ETA_UNITS = {"spike": mV**2, "rate": mV * second}
 

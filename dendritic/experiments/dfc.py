@@ -29,6 +29,7 @@ from dendritic.rate.regression import run_regression
 
 NAME = "dfc"
 HELP = "Deep Feedback Control (rate model): toy angles, Fashion-MNIST / MNIST classification"
+RUN_TIME = "about 2.5 min (NumPy only, nothing to compile)"  # benchmarks/run_times.py
 BRIAN = False
 
 _SLEEP = SCHEMA["methods"].schema["feedback_learning"].schema

@@ -57,6 +57,7 @@ from dendritic.experiments.outcome import Outcome
 
 NAME = "multiplexing"
 HELP = "two-population circuit multiplexing events and bursts (paper Fig. 3; HDF5 + PNG)"
+RUN_TIME = "about 30 s (the first run on a machine about 4.5 min: Cython compiles)"  # benchmarks/run_times.py
 
 #: the experiment's keys in the circuit file's [run] table
 RUN = {

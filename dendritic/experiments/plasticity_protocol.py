@@ -43,6 +43,7 @@ from dendritic.plasticity import bdsp
 
 NAME = "plasticity-protocol"
 HELP = "BDSP under the burst-Poisson protocol: weight change against burst probability (HDF5 + PNG)"
+RUN_TIME = "about 5 s (the first run on a machine about 1.5 min: Cython compiles)"  # benchmarks/run_times.py
 
 
 SCHEMA = {

@@ -18,6 +18,7 @@ from dendritic.experiments.outcome import Outcome
 
 NAME = "population"
 HELP = "simulate a population of three-compartment neurons (HDF5 + PNG)"
+RUN_TIME = "about 5 s (the first run on a machine about 1 min: Cython compiles)"  # benchmarks/run_times.py
 
 #: the command-line overrides, checked like the network file's keys
 OPTIONS = {

@@ -57,6 +57,7 @@ from dendritic.xor.figure import figure
 
 NAME = "xor"
 HELP = "spiking XOR learned by burst-dependent plasticity (paper Fig. 4; HDF5 + PNG)"
+RUN_TIME = "about 70 min per seed (cpp_standalone; +2-4 min compiling the first time)"  # the full runs of benchmarks/results/xor/
 #: the command line's default target: the runtime targets pay ~40 s per simulated second
 #: for the ~250 code objects of this network (Python overhead per object and step)
 DEFAULT_TARGET = "cpp_standalone"
