@@ -215,6 +215,8 @@ def configure(args) -> Config:
         seeds = parse_seeds(args.seeds)
         overrides.append(f"run.seeds={seeds}")
         overrides.append(f"run.seed={seeds[0]}")
+    elif "seed" in given:  # an explicit --seed runs that one seed, even where the file lists several
+        overrides.append("run.seeds=[]")
     config = load_config(args.config, overrides)
     if "example_duration" in given:
         p = config.values["protocol"]

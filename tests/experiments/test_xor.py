@@ -109,3 +109,16 @@ def test_learning_rate_scale_multiplies_every_bdsp_eta_and_changes_the_fingerpri
             zip(published.spec.values["connections"], scaled.spec.values["connections"]) if c["plasticity"]]
     assert len(etas) == 6 and all(b == pytest.approx(3 * a) for a, b in etas)
     assert xor._fingerprint(published) != xor._fingerprint(scaled)
+
+
+def test_an_explicit_seed_runs_that_seed_only_and_seeds_run_them_all():
+    """``--seed k`` runs seed k alone even where the file lists several seeds
+    (``xor_short`` lists 1-5); ``--seeds`` runs the given ones; neither: the file's."""
+    from dendritic.cli import parse_args
+
+    def seeds(*options):
+        return xor.configure(parse_args(["run", "xor", "--config", "xor_short", *options])).seeds
+
+    assert seeds() == (1, 2, 3, 4, 5)
+    assert seeds("--seed", "3") == (3,)
+    assert seeds("--seeds", "2-3") == (2, 3)
