@@ -80,15 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     from dendritic import __version__
     from dendritic.experiments import available
 
+    modules = available()
     parser = argparse.ArgumentParser(prog="dendritic", description=__doc__.split("\n")[0],
-                                     epilog=_experiment_table(available()),
+                                     epilog=_experiment_table(modules),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"dendritic {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run an experiment, save HDF5 results and a PNG figure")
     experiments = run.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
-    for name, module in available().items():
+    for name, module in modules.items():
         sub = experiments.add_parser(name, help=module.HELP, description=module.HELP,
                                      formatter_class=_HelpFormatter)
         module.add_arguments(sub)
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "point, on a Dask LocalCluster (one worker per core) or --scheduler; see dendritic.sweep. "
                     'Example: dendritic sweep population --set "connections[0].weight=0.5 mV,1 mV" --seeds 1-2 '
                     '-- --target cpp_standalone --duration "1 s"', formatter_class=_HelpFormatter)
-    sweep.add_argument("experiment", choices=sorted(available()), metavar="EXPERIMENT")
+    sweep.add_argument("experiment", choices=sorted(modules), metavar="EXPERIMENT")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,...",
                        help="a key of the experiment file and its values, comma-separated (repeatable: the grid is "
                             "their product) (default: none)")

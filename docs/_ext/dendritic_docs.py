@@ -528,9 +528,12 @@ class MeasuredHere(SphinxDirective):
 # ---------------------------------------------------------------------------------------
 # tables of Python objects: a schema (key -> dendritic.config field) and presets
 
-def _object(path: str):
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+def _object(env, path: str):
+    """The object at a dotted path; the page is rebuilt when its module changes."""
+    module_name, _, name = path.rpartition(".")
+    module = importlib.import_module(module_name)
+    env.note_dependency(module.__file__)
+    return getattr(module, name)
 
 
 def _unit_name(unit) -> str:
@@ -545,9 +548,7 @@ class SchemaTable(SphinxDirective):
     required_arguments = 1
 
     def run(self):
-        schema = _object(self.arguments[0])
-        module = importlib.import_module(self.arguments[0].rpartition(".")[0])
-        self.env.note_dependency(module.__file__)
+        schema = _object(self.env, self.arguments[0])
         rows = []
         for key, field in schema.items():
             default = getattr(field, "default", None)
@@ -567,9 +568,7 @@ class PresetsTable(SphinxDirective):
     required_arguments = 1
 
     def run(self):
-        presets = _object(self.arguments[0])
-        module = importlib.import_module(self.arguments[0].rpartition(".")[0])
-        self.env.note_dependency(module.__file__)
+        presets = _object(self.env, self.arguments[0])
         keys = list(dict.fromkeys(k for values in presets.values() for k in values))
         rows = [[nodes.literal("", name), *(str(values.get(k, "")) for k in keys)] for name, values in presets.items()]
         return [_table(["preset", *keys], rows, caption=self.arguments[0])]
